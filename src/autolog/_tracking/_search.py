@@ -1,0 +1,335 @@
+"""``search_runs`` filter strings and ``order_by`` clauses, translated to SQL.
+
+Grammar (case-insensitive keywords)::
+
+    filter     := comparison ("AND" comparison)*
+    comparison := identifier operator value
+    identifier := entity "." key | attribute
+    entity     := params | param | metrics | metric | tags | tag | attributes | attribute | attr
+    key        := bare_key | `backquoted key` | "double-quoted key"
+    operator   := = | == | != | <> | < | <= | > | >= | LIKE | ILIKE | NOT LIKE
+    value      := 'string' | "string" | number
+
+Metrics and ``start_time``/``end_time`` compare numerically; params, tags and the other
+attributes compare as strings (``LIKE`` is case-sensitive, ``ILIKE`` is not). A comparison on a
+key the run lacks is false, so ``params.x != 'a'`` does not match runs without ``x``.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from autolog._errors import MalformedFilterError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+_ENTITIES = {
+    "params": "param",
+    "param": "param",
+    "metrics": "metric",
+    "metric": "metric",
+    "tags": "tag",
+    "tag": "tag",
+    "attributes": "attribute",
+    "attribute": "attribute",
+    "attr": "attribute",
+    "run": "attribute",
+}
+# attribute name -> (SQL column, numeric?)
+_ATTRIBUTES = {
+    "status": ("r.status", False),
+    "name": ("r.name", False),
+    "run_name": ("r.name", False),
+    "run_id": ("r.run_id", False),
+    "parent_run_id": ("r.parent_run_id", False),
+    "start_time": ("r.start_time", True),
+    "end_time": ("r.end_time", True),
+    "experiment": ("(SELECT e.name FROM experiments e WHERE e.experiment_id = r.experiment_id)", False),
+}
+_COMPARE = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_STRING_OPS = {"LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE"}
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<ident>[A-Za-z_]+\.(?:`[^`]*`|"[^"]*"|[A-Za-z0-9_\-./:]+))
+  | (?P<number>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?![A-Za-z_]))
+  | (?P<op><=|>=|!=|<>|==|=|<|>)
+  | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<string>'(?:[^']|'')*'|"(?:[^"]|"")*")
+    """,
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # ident, number, op, word, string, end
+    text: str
+    pos: int
+
+
+@dataclass(frozen=True)
+class Comparison:
+    entity: str  # param, metric, tag, attribute
+    key: str
+    op: str  # SQL operator
+    value: object
+
+
+def _error(source: str, tok: Token, expected: str) -> MalformedFilterError:
+    shown = "end of input" if tok.kind == "end" else repr(tok.text)
+    return MalformedFilterError(
+        f"malformed {source} at position {tok.pos}: unexpected {shown}; expected {expected}"
+    )
+
+
+def tokenize(text: str, source: str = "filter") -> list[Token]:
+    tokens: list[Token] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            raise MalformedFilterError(
+                f"malformed {source} at position {pos}: unexpected {text[pos:pos + 10]!r}"
+                " (unterminated quote or invalid character)"
+            )
+        kind = m.lastgroup or ""
+        if kind != "ws":
+            tokens.append(Token(kind, m.group(), pos))
+        pos = m.end()
+    tokens.append(Token("end", "", len(text)))
+    return tokens
+
+
+def _split_ident(tok: Token, source: str) -> tuple[str, str]:
+    """(entity, key) of an ident or bare-attribute word token."""
+    if tok.kind == "word":
+        if tok.text.lower() in _ATTRIBUTES:
+            return "attribute", tok.text.lower()
+        raise _error(source, tok, "params.<key>, metrics.<key>, tags.<key> or attributes.<name>")
+    prefix, key = tok.text.split(".", 1)
+    entity = _ENTITIES.get(prefix.lower())
+    if entity is None:
+        raise MalformedFilterError(
+            f"malformed {source} at position {tok.pos}: unknown prefix {prefix!r} in "
+            f"{tok.text!r}; expected params., metrics., tags. or attributes."
+        )
+    if key[:1] in "`\"" and len(key) >= 2:
+        key = key[1:-1]
+    if not key:
+        raise _error(source, tok, "a non-empty key")
+    if entity == "attribute":
+        key = key.lower()
+        if key not in _ATTRIBUTES:
+            raise MalformedFilterError(
+                f"malformed {source} at position {tok.pos}: unknown attribute {key!r}; "
+                f"expected one of {sorted(_ATTRIBUTES)}"
+            )
+    return entity, key
+
+
+def parse_filter(text: str | None) -> list[Comparison]:
+    """Parse a filter string into comparisons (ANDed). Empty/None -> []."""
+    if text is None or not text.strip():
+        return []
+    tokens = tokenize(text)
+    out: list[Comparison] = []
+    i = 0
+    while True:
+        tok = tokens[i]
+        if tok.kind not in ("ident", "word"):
+            raise _error("filter", tok, "an identifier such as metrics.acc")
+        entity, key = _split_ident(tok, "filter")
+        i += 1
+        op_tok = tokens[i]
+        if op_tok.kind == "op":
+            op = _COMPARE[op_tok.text]
+            i += 1
+        elif op_tok.kind == "word" and op_tok.text.upper() in ("LIKE", "ILIKE"):
+            op = op_tok.text.upper()
+            i += 1
+        elif (
+            op_tok.kind == "word"
+            and op_tok.text.upper() == "NOT"
+            and tokens[i + 1].kind == "word"
+            and tokens[i + 1].text.upper() in ("LIKE", "ILIKE")
+        ):
+            op = "NOT " + tokens[i + 1].text.upper()
+            i += 2
+        else:
+            raise _error("filter", op_tok, "a comparison operator (=, !=, <, <=, >, >=, LIKE)")
+        val_tok = tokens[i]
+        numeric = entity == "metric" or (entity == "attribute" and _ATTRIBUTES[key][1])
+        if op in _STRING_OPS and numeric:
+            raise _error("filter", op_tok, f"a numeric comparison for {tok.text}")
+        if numeric:
+            if val_tok.kind != "number":
+                raise _error("filter", val_tok, f"a number to compare {tok.text} with")
+            value: object = float(val_tok.text)
+        else:
+            if val_tok.kind != "string":
+                raise _error("filter", val_tok, f"a quoted string to compare {tok.text} with")
+            quote = val_tok.text[0]
+            value = val_tok.text[1:-1].replace(quote * 2, quote)
+        out.append(Comparison(entity, key, op, value))
+        i += 1
+        nxt = tokens[i]
+        if nxt.kind == "end":
+            return out
+        if nxt.kind == "word" and nxt.text.upper() == "AND":
+            i += 1
+            continue
+        if nxt.kind == "word" and nxt.text.upper() == "OR":
+            raise MalformedFilterError(
+                f"malformed filter at position {nxt.pos}: 'OR' is not supported; "
+                "only comparisons joined by AND"
+            )
+        raise _error("filter", nxt, "AND or the end of the filter")
+
+
+_TABLES = {"param": "params", "tag": "tags", "metric": "latest_metrics"}
+
+
+def _sql_compare(lhs: str, op: str) -> str:
+    if op == "ILIKE":
+        return f"lower({lhs}) LIKE lower(?)"
+    if op == "NOT ILIKE":
+        return f"lower({lhs}) NOT LIKE lower(?)"
+    return f"{lhs} {op} ?"
+
+
+def filter_to_sql(comparisons: list[Comparison]) -> tuple[list[str], list[object]]:
+    """SQL conditions over ``runs r`` and their bound arguments."""
+    clauses: list[str] = []
+    args: list[object] = []
+    for c in comparisons:
+        if c.entity == "attribute":
+            clauses.append(_sql_compare(_ATTRIBUTES[c.key][0], c.op))
+            args.append(c.value)
+        else:
+            table = _TABLES[c.entity]
+            clauses.append(
+                f"EXISTS (SELECT 1 FROM {table} x WHERE x.run_pk = r.run_pk AND x.key = ? "
+                f"AND {_sql_compare('x.value', c.op)})"
+            )
+            args.extend((c.key, c.value))
+    return clauses, args
+
+
+def order_to_sql(order_by: list[str] | None) -> tuple[list[str], list[object]]:
+    """ORDER BY terms (missing values last) and their arguments; default newest first."""
+    terms: list[str] = []
+    args: list[object] = []
+    tie = "DESC"  # runs started in the same millisecond: creation order follows start_time's
+    for clause in order_by or []:
+        if not isinstance(clause, str):
+            raise MalformedFilterError(f"order_by entries must be strings, got {clause!r}")
+        tokens = tokenize(clause, "order_by")
+        tok = tokens[0]
+        if tok.kind not in ("ident", "word"):
+            raise _error("order_by", tok, "an identifier such as metrics.acc")
+        entity, key = _split_ident(tok, "order_by")
+        direction = "ASC"
+        nxt = tokens[1]
+        if nxt.kind == "word" and nxt.text.upper() in ("ASC", "DESC"):
+            direction = nxt.text.upper()
+            nxt = tokens[2]
+        if nxt.kind != "end":
+            raise _error("order_by", nxt, "ASC, DESC or the end of the clause")
+        if entity == "attribute":
+            expr = _ATTRIBUTES[key][0]
+            if key == "start_time":
+                tie = direction
+        else:
+            expr = (
+                f"(SELECT x.value FROM {_TABLES[entity]} x "
+                "WHERE x.run_pk = r.run_pk AND x.key = ?)"
+            )
+            args.extend((key, key))
+        terms.append(f"{expr} IS NULL")
+        terms.append(f"{expr} {direction}")
+    terms.extend(("r.start_time DESC", f"r.run_pk {tie}"))
+    return terms, args
+
+
+_BASE_COLUMNS = ["run_id", "parent_run_id", "name", "status", "start_time", "end_time", "experiment"]
+_IN_LIST_LIMIT = 900
+
+
+def search_sqlite(
+    conn: sqlite3.Connection,
+    experiments: list[str] | None,
+    filter_string: str | None,
+    order_by: list[str] | None,
+    max_results: int | None,
+) -> pd.DataFrame:
+    """Run a search on an embedded-store connection (caller holds the store lock)."""
+    import pandas as pd
+
+    clauses, args = filter_to_sql(parse_filter(filter_string))
+    exp_names = dict(conn.execute("SELECT experiment_id, name FROM experiments"))
+    if experiments is not None:
+        wanted = set(experiments)
+        ids = [i for i, name in exp_names.items() if name in wanted]
+        clauses.insert(0, f"r.experiment_id IN ({','.join(str(int(i)) for i in ids)})")
+    where = " AND ".join(clauses) if clauses else "1"
+    order_terms, order_args = order_to_sql(order_by)
+    sql = (
+        "SELECT r.run_pk, r.run_id, r.parent_run_id, r.name, r.status, r.start_time, "
+        f"r.end_time, r.experiment_id FROM runs r WHERE {where} ORDER BY {', '.join(order_terms)}"
+    )
+    all_args = list(args) + order_args
+    if max_results is not None:
+        sql += " LIMIT ?"
+        all_args.append(int(max_results))
+    rows = conn.execute(sql, all_args).fetchall()
+    n = len(rows)
+    index = {row[0]: i for i, row in enumerate(rows)}
+    columns: dict[str, list] = {
+        name: [row[i + 1] for row in rows] for i, name in enumerate(_BASE_COLUMNS)
+    }
+    columns["experiment"] = [exp_names.get(e) for e in columns["experiment"]]
+    extra: dict[str, dict[str, list]] = {"params": {}, "metrics": {}, "tags": {}}
+    if n:
+        nan = float("nan")
+        for prefix, table in (("params", "params"), ("metrics", "latest_metrics"), ("tags", "tags")):
+            if n <= _IN_LIST_LIMIT:
+                data = conn.execute(
+                    f"SELECT run_pk, key, value FROM {table} "
+                    f"WHERE run_pk IN ({','.join('?' * n)})",
+                    list(index),
+                )
+            elif where == "1":
+                data = conn.execute(f"SELECT run_pk, key, value FROM {table}")
+            else:  # many runs: reuse the filter instead of a huge IN list
+                data = conn.execute(
+                    f"SELECT x.run_pk, x.key, x.value FROM runs r JOIN {table} x "
+                    f"ON x.run_pk = r.run_pk WHERE {where}",
+                    args,
+                )
+            cols = extra[prefix]
+            is_metric = prefix == "metrics"
+            get = index.get
+            for pk, key, value in data:
+                i = get(pk)
+                if i is None:
+                    continue
+                col = cols.get(key)
+                if col is None:
+                    col = cols[key] = [nan] * n if is_metric else [None] * n
+                col[i] = nan if (is_metric and value is None) else value
+    frame = {name: columns[name] for name in _BASE_COLUMNS}
+    for prefix in ("params", "metrics", "tags"):
+        for key in sorted(extra[prefix]):
+            frame[f"{prefix}.{key}"] = extra[prefix][key]
+    df = pd.DataFrame(frame)
+    for col in ("start_time", "end_time"):
+        df[col] = pd.to_datetime(df[col], unit="ms", utc=True)
+    for key in extra["metrics"]:
+        df[f"metrics.{key}"] = df[f"metrics.{key}"].astype("float64")
+    return df
