@@ -1,0 +1,560 @@
+"""Engine rules at the Patcher level: error boundary, nesting, stacking, exact revert, pickling."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import pickle
+import sys
+import threading
+import traceback
+import types
+from pathlib import Path
+
+import cloudpickle
+import joblib
+import pytest
+
+from autolog import _patching
+from autolog._errors import AutologWarning, set_strict
+from autolog._patching import Owner, Patcher, carry_context, find_wrapper, is_patched
+
+FAKES = Path(__file__).parent / "fakes"
+
+
+@pytest.fixture
+def fakeml(monkeypatch):
+    monkeypatch.syspath_prepend(str(FAKES))
+    for name in [m for m in sys.modules if m == "fakeml" or m.startswith("fakeml.")]:
+        del sys.modules[name]
+    import fakeml
+
+    yield fakeml
+    for name in [m for m in sys.modules if m == "fakeml" or m.startswith("fakeml.")]:
+        del sys.modules[name]
+
+
+@pytest.fixture
+def patchers():
+    made = []
+
+    def make(name="fake"):
+        patcher = Patcher(Owner(name))
+        made.append(patcher)
+        return patcher
+
+    yield make
+    for patcher in made:
+        patcher.revert()
+
+
+def recorder(events, tag="hook"):
+    def hook(call):
+        events.append((tag, "before", call.function_name, call.args, dict(call.kwargs)))
+        try:
+            result = yield
+        except BaseException as exc:
+            events.append((tag, "raised", exc))
+            raise
+        events.append((tag, "after", result))
+
+    return hook
+
+
+# ---------------------------------------------------------------- error boundary
+
+
+def test_original_called_once_and_result_identity(fakeml, patchers):
+    events, calls = [], []
+    original = fakeml.models.Linear.__dict__["fit"]
+
+    def counting(self, X, y=None, callbacks=None, epochs=1):
+        calls.append(1)
+        return original(self, X, y, callbacks, epochs)
+
+    fakeml.Linear.fit = counting
+    patchers().wrap(fakeml.Linear, "fit", recorder(events))
+    est = fakeml.Linear()
+    assert est.fit([1, 2, 3]) is est
+    assert calls == [1]
+    assert events[0][:3] == ("hook", "before", "fit") and events[-1] == ("hook", "after", est)
+
+
+def test_user_exception_same_object_thrown_into_hook(fakeml, patchers):
+    events = []
+    patchers().wrap(fakeml.Boom, "fit", recorder(events))
+    error = ValueError("user")
+    with pytest.raises(ValueError) as caught:
+        fakeml.Boom(error).fit([1])
+    assert caught.value is error
+    assert events[-1] == ("hook", "raised", error)
+    frames = [f.name for f in traceback.extract_tb(caught.value.__traceback__)]
+    assert "hook" not in frames  # the hook's frames are kept out of the user's traceback
+
+
+def test_keyboard_interrupt_passes_through(fakeml, patchers):
+    events = []
+    patchers().wrap(fakeml.Boom, "fit", recorder(events))
+    error = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt) as caught:
+        fakeml.Boom(error).fit([1])
+    assert caught.value is error and events[-1][2] is error
+
+
+def failing_before(call):
+    raise RuntimeError("hook bug before")
+    yield  # pragma: no cover
+
+
+def failing_after(call):
+    yield
+    raise RuntimeError("hook bug after")
+
+
+def test_hook_error_before_yield_original_still_called_with_user_args(fakeml, patchers, lenient_mode):
+    def mutate_then_fail(call):
+        call.args = ([100, 100],)
+        raise RuntimeError("hook bug")
+        yield  # pragma: no cover
+
+    patchers().wrap(fakeml.Linear, "fit", mutate_then_fail)
+    with pytest.warns(AutologWarning, match="hook bug"):
+        est = fakeml.Linear().fit([1, 3])
+    assert est.coef_ == 2.0  # the user's args, not the hook's
+
+
+def test_hook_error_after_yield_returns_result_and_warns_once(fakeml, patchers, lenient_mode):
+    patchers("one").wrap(fakeml.Linear, "fit", failing_after)
+    with pytest.warns(AutologWarning) as record:
+        est = fakeml.Linear()
+        assert est.fit([1]) is est
+        assert est.fit([2]) is est
+    assert len(record) == 1 and "one integration failed" in str(record[0].message)
+
+
+def test_hook_errors_raise_in_strict_mode(fakeml, patchers):
+    set_strict(True)
+    patcher = patchers()
+    patcher.wrap(fakeml.Linear, "fit", failing_before)
+    patcher.wrap(fakeml.Pipeline, "fit", failing_after)
+    with pytest.raises(RuntimeError, match="before"):
+        fakeml.Linear().fit([1])
+    with pytest.raises(RuntimeError, match="after"):
+        fakeml.Pipeline([]).fit([1])
+
+
+def test_silent_option_suppresses_warning(fakeml, lenient_mode, recwarn):
+    from autolog._config import resolve
+
+    patcher = Patcher(Owner("quiet", resolve({"silent": True}, {}, {})))
+    patcher.wrap(fakeml.Linear, "fit", failing_after)
+    try:
+        fakeml.Linear().fit([1])
+    finally:
+        patcher.revert()
+    assert not [w for w in recwarn if issubclass(w.category, AutologWarning)]
+
+
+def test_hook_error_while_handling_user_exception(fakeml, patchers, lenient_mode):
+    def bad_handler(call):
+        try:
+            yield
+        except ValueError:
+            raise RuntimeError("cleanup bug") from None
+
+    patchers().wrap(fakeml.Boom, "fit", bad_handler)
+    error = ValueError("user")
+    with pytest.warns(AutologWarning, match="cleanup bug"):
+        with pytest.raises(ValueError) as caught:
+            fakeml.Boom(error).fit([1])
+    assert caught.value is error
+
+
+def test_protocol_violations_are_reported(fakeml, patchers, lenient_mode):
+    def not_a_generator(call):
+        return 1
+
+    def yields_twice(call):
+        yield
+        yield
+
+    patchers("a").wrap(fakeml.Linear, "fit", not_a_generator)
+    patchers("b").wrap(fakeml.Pipeline, "fit", yields_twice)
+    with pytest.warns(AutologWarning):
+        assert fakeml.Linear().fit([1]).coef_ == 1.0
+    with pytest.warns(AutologWarning, match="more than once"):
+        fakeml.Pipeline([]).fit([1])
+
+
+def test_hook_that_returns_before_yield_opts_out(fakeml, patchers):
+    def opt_out(call):
+        if call.instance is not None:
+            return
+        yield  # pragma: no cover
+
+    patchers().wrap(fakeml.Linear, "fit", opt_out)
+    assert fakeml.Linear().fit([4]).coef_ == 4.0
+
+
+# ---------------------------------------------------------------- arguments
+
+
+def test_arguments_bound_through_signature(fakeml, patchers):
+    seen = {}
+
+    def hook(call):
+        seen.update(call.arguments)
+        yield
+
+    patchers().wrap(fakeml.Linear, "fit", hook)
+    fakeml.Linear().fit([1], None, None, 3)  # epochs given positionally
+    assert seen == {"X": [1], "y": None, "callbacks": None, "epochs": 3}
+
+
+def test_set_argument_keeps_positional_and_copies(fakeml, patchers):
+    user_callbacks = [lambda epoch: None]
+    extra = []
+
+    def hook(call):
+        callbacks = list(call.get_argument("callbacks") or [])
+        callbacks.append(extra.append)
+        call.set_argument("callbacks", callbacks)
+        yield
+
+    patchers().wrap(fakeml.Linear, "fit", hook)
+    est = fakeml.Linear().fit([1], None, user_callbacks, 2)  # callbacks positional: no duplicate
+    assert est.epochs_ == 2 and extra == [0, 1]
+    assert len(user_callbacks) == 1  # the user's list is untouched
+    fakeml.Linear().fit([1], epochs=1)  # not given at all: passed by keyword
+    assert extra == [0, 1, 0]
+
+
+def test_set_argument_unknown_name(fakeml, patchers):
+    errors = []
+
+    def hook(call):
+        try:
+            call.set_argument("nope", 1)
+        except TypeError as exc:
+            errors.append(exc)
+        yield
+
+    patchers().wrap(fakeml.Linear, "fit", hook)
+    fakeml.Linear().fit([1])
+    assert errors
+
+
+def test_args_replaced_with_wrong_types_are_ignored(fakeml, patchers, lenient_mode):
+    def hook(call):
+        call.args = [[9]]  # a list, not a tuple
+        yield
+
+    patchers().wrap(fakeml.Linear, "fit", hook)
+    with pytest.warns(AutologWarning):
+        assert fakeml.Linear().fit([1]).coef_ == 1.0
+
+
+# ---------------------------------------------------------------- nesting
+
+
+def test_nested_calls_skip_hooks_unless_nested_true(fakeml, patchers):
+    events = []
+    patcher = patchers()
+    patcher.wrap_subclasses(fakeml.Estimator, "fit", recorder(events, "fit"))
+    patcher.wrap(fakeml.models, "score", recorder(events, "score"), nested=True)
+
+    def fit_and_score(call):
+        yield
+        fakeml.models.score([1], [2])
+
+    patchers("outer").wrap(fakeml.Pipeline, "fit", fit_and_score)
+    fakeml.Pipeline([fakeml.Linear(), fakeml.SuperChain()]).fit([1, 2])
+    tags = [(e[0], e[1]) for e in events]
+    assert tags.count(("fit", "before")) == 1  # only the Pipeline's own fit
+    assert ("score", "before") in tags  # nested=True hook ran inside
+
+
+def test_super_chain_logs_once(fakeml, patchers):
+    events = []
+    patchers().wrap_subclasses(fakeml.Estimator, "fit", recorder(events))
+    fakeml.SuperChain().fit([1])
+    assert [e[1] for e in events] == ["before", "after"]
+
+
+def test_carry_context_marks_workers_nested(fakeml, patchers):
+    events = []
+    patchers().wrap_subclasses(fakeml.Estimator, "fit", recorder(events))
+    fakeml.models.Threaded(wrap=carry_context, n=3).fit([1])
+    assert [e[1] for e in events] == ["before", "after"]  # workers ran as nested
+    events.clear()
+    fakeml.models.Threaded(wrap=None, n=2).fit([1])  # plain threads start a fresh context
+    assert [e[1] for e in events].count("before") == 3
+
+
+def test_carry_context_is_picklable_and_transparent():
+    carried = carry_context(len)
+    assert carried([1, 2]) == 2 and carried.__name__ == "len"
+    again = pickle.loads(pickle.dumps(carried))
+    assert again([1]) == 1
+    assert not _patching.in_autologged_call()
+
+    seen = []
+    carry_context(lambda: seen.append(_patching.in_autologged_call()))()
+    assert seen == [True]
+
+
+def test_contexts_are_per_thread(fakeml, patchers):
+    events = []
+    barrier = threading.Barrier(3)
+
+    def slow_hook(call):
+        barrier.wait(timeout=10)
+        events.append(threading.get_ident())
+        yield
+
+    patchers().wrap(fakeml.Linear, "fit", slow_hook)
+    threads = [threading.Thread(target=fakeml.Linear().fit, args=([1],)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(events)) == 3
+
+
+# ---------------------------------------------------------------- stacking and revert
+
+
+def test_two_integrations_on_one_attribute_do_not_undo_each_other(fakeml, patchers):
+    events = []
+    original = fakeml.models.__dict__["score"]
+    first, second = patchers("first"), patchers("second")
+    first.wrap(fakeml.models, "score", recorder(events, "first"))
+    second.wrap(fakeml.models, "score", recorder(events, "second"))
+    assert find_wrapper(fakeml.models, "score").__wrapped__ is original  # one wrapper
+    fakeml.models.score([1], [1])
+    assert [e[0] for e in events if e[1] == "before"] == ["first", "second"]
+    first.revert()
+    events.clear()
+    fakeml.models.score([1], [1])
+    assert [e[0] for e in events if e[1] == "before"] == ["second"]
+    second.revert()
+    assert fakeml.models.__dict__["score"] is original
+
+
+def test_wrapping_same_hook_twice_is_a_noop(fakeml, patchers):
+    events = []
+    hook = recorder(events)
+    patcher = patchers()
+    patcher.wrap(fakeml.Linear, "fit", hook)
+    patcher.wrap(fakeml.Linear, "fit", hook)
+    patcher.wrap_subclasses(fakeml.Estimator, "fit", hook)
+    fakeml.Linear().fit([1])
+    assert [e[1] for e in events] == ["before", "after"]
+    assert not isinstance(find_wrapper(fakeml.Linear, "fit").__wrapped__, _patching.AutologWrapper)
+
+
+def test_revert_restores_own_and_deletes_inherited(fakeml, patchers):
+    snapshots = {cls: dict(vars(cls)) for cls in (fakeml.Estimator, fakeml.Linear, fakeml.Plain)}
+    module_snapshot = dict(vars(fakeml.models))
+    patcher = patchers()
+    for name in ("fit", "create", "helper"):
+        patcher.wrap(fakeml.Estimator, name, recorder([]))
+    patcher.wrap(fakeml.Plain, "fit", recorder([]))  # inherited: patched on Plain itself
+    patcher.wrap(fakeml.models, "train", recorder([]))
+    assert "fit" in vars(fakeml.Plain)
+    assert fakeml.Estimator.create().params == {} and fakeml.Estimator.helper(2) == 4
+    patcher.revert()
+    assert "fit" not in vars(fakeml.Plain)
+    for cls, before in snapshots.items():
+        after = dict(vars(cls))
+        assert set(after) == set(before)
+        assert all(after[k] is before[k] for k in before if k != "__dict__")
+    assert all(vars(fakeml.models)[k] is v for k, v in module_snapshot.items())
+    assert isinstance(vars(fakeml.Estimator)["create"], classmethod)
+    assert isinstance(vars(fakeml.Estimator)["helper"], staticmethod)
+
+
+def test_foreign_wrapper_on_top_survives_revert(fakeml, patchers):
+    import functools
+
+    events, foreign = [], []
+    patcher = patchers()
+    patcher.wrap(fakeml.models, "score", recorder(events))
+    ours = vars(fakeml.models)["score"]
+
+    @functools.wraps(ours)
+    def foreign_wrapper(*args, **kwargs):
+        foreign.append(1)
+        return ours(*args, **kwargs)
+
+    fakeml.models.score = foreign_wrapper
+    patcher.revert()
+    assert vars(fakeml.models)["score"] is foreign_wrapper
+    assert fakeml.models.score([1], [3]) == 2.0
+    assert foreign == [1] and events == []  # ours stays in place, inert
+    again = patchers("again")
+    again.wrap(fakeml.models, "score", recorder(events))
+    assert vars(fakeml.models)["score"] is foreign_wrapper  # reused under the foreign one
+    fakeml.models.score([1], [3])
+    assert len(events) == 2 and foreign == [1, 1]
+
+
+def test_wrap_subclasses_existing_future_include_and_init_subclass(fakeml, patchers):
+    events = []
+    base_dict = dict(vars(fakeml.Estimator))
+    patcher = patchers()
+    patcher.wrap_subclasses(fakeml.Estimator, "fit", recorder(events),
+                            include=lambda cls: cls.__name__ != "Boom")
+    assert is_patched(fakeml.Linear, "fit") and is_patched(fakeml.Estimator, "fit")
+    assert not is_patched(fakeml.Boom, "fit")
+    assert "fit" not in vars(fakeml.Plain)  # inherits the base's wrapper, no copy
+
+    class Later(fakeml.Linear):
+        def fit(self, X, y=None):
+            return super().fit(X, y)
+
+    class NoFit(fakeml.Linear):
+        pass
+
+    assert is_patched(Later, "fit") and "fit" not in vars(NoFit)
+    Later().fit([1])
+    assert [e[1] for e in events] == ["before", "after"]
+    patcher.revert()
+    assert not is_patched(Later, "fit")
+    after = dict(vars(fakeml.Estimator))
+    assert set(after) == set(base_dict) and "__init_subclass__" not in after
+
+
+def test_init_subclass_of_base_still_runs(patchers):
+    calls = []
+
+    class Base:
+        def __init_subclass__(cls, flavour=None, **kwargs):
+            super().__init_subclass__(**kwargs)
+            calls.append((cls.__name__, flavour))
+
+        def fit(self):
+            return self
+
+    original = vars(Base)["__init_subclass__"]
+    patcher = patchers()
+    patcher.wrap_subclasses(Base, ["fit"], recorder([]))
+
+    class Child(Base, flavour="x"):
+        def fit(self):
+            return self
+
+    assert calls == [("Child", "x")] and is_patched(Child, "fit")
+    patcher.revert()
+    assert vars(Base)["__init_subclass__"] is original
+
+
+def test_on_import_now_later_and_after_revert(fakeml, patchers, monkeypatch):
+    seen = []
+    patcher = patchers()
+    patcher.on_import("fakeml", lambda m: seen.append(("now", m.__name__)))
+    patcher.on_import("fakeml_lazy_sub", lambda m: seen.append(("later", m.__name__)))
+    assert seen == [("now", "fakeml")]
+    module = types.ModuleType("fakeml_lazy_sub")
+    # a real import through the finder
+    (FAKES / "fakeml_lazy_sub.py").write_text("VALUE = 1\n")
+    try:
+        import importlib
+
+        importlib.invalidate_caches()
+        importlib.import_module("fakeml_lazy_sub")
+        assert seen[-1] == ("later", "fakeml_lazy_sub")
+        patcher.revert()
+        del sys.modules["fakeml_lazy_sub"]
+        importlib.import_module("fakeml_lazy_sub")
+        assert len(seen) == 2
+        assert sys.modules["fakeml_lazy_sub"].__loader__.__class__.__name__ != "_ChainedLoader"
+    finally:
+        sys.modules.pop("fakeml_lazy_sub", None)
+        (FAKES / "fakeml_lazy_sub.py").unlink()
+    del module
+
+
+# ---------------------------------------------------------------- transparency
+
+
+def test_signature_name_doc_preserved(fakeml, patchers):
+    def describe():
+        return [(str(inspect.signature(f)), f.__name__, f.__doc__, f.__qualname__)
+                for f in (fakeml.Linear.fit, fakeml.Linear().fit, fakeml.models.train,
+                          fakeml.Estimator.create, fakeml.Estimator.helper)]
+
+    before = describe()
+    patcher = patchers()
+    patcher.wrap_subclasses(fakeml.Estimator, ["fit", "create", "helper"], recorder([]))
+    patcher.wrap(fakeml.models, "train", recorder([]))
+    assert describe() == before
+    assert inspect.ismethod(fakeml.Linear().fit)
+
+
+def test_pickling_patched_functions_instances_and_methods(fakeml, patchers):
+    patcher = patchers()
+    patcher.wrap_subclasses(fakeml.Estimator, "fit", recorder([]))
+    patcher.wrap(fakeml.models, "score", recorder([]))
+    patcher.wrap(fakeml, "score", recorder([]))  # a re-export: pickles by its owner
+    est = fakeml.Linear(alpha=1).fit([1, 2])
+    for dumps, loads in ((pickle.dumps, pickle.loads), (cloudpickle.dumps, pickle.loads)):
+        assert loads(dumps(fakeml.models.score)) is fakeml.models.score
+        # cloudpickle pickles a function by value unless its defining module holds it (a
+        # re-export patched only where re-exported): it still round-trips to a working function
+        again = loads(dumps(fakeml.score))
+        assert again is fakeml.score or again([1], [3]) == 2.0
+        assert pickle.loads(pickle.dumps(fakeml.score)) is fakeml.score
+        copy_est = loads(dumps(est))
+        assert copy_est.coef_ == est.coef_ and type(copy_est) is fakeml.Linear
+        bound = loads(dumps(est.fit))
+        assert bound.__self__.params == {"alpha": 1} and bound([3]).coef_ == 3.0
+        assert loads(dumps(fakeml.Linear.fit)) is not None
+    path = FAKES.parent / ".tmp_joblib.pkl"
+    try:
+        joblib.dump({"f": fakeml.models.score, "est": est, "m": est.fit}, path)
+        loaded = joblib.load(path)
+    finally:
+        path.unlink(missing_ok=True)
+    assert loaded["f"] is fakeml.models.score and loaded["est"].coef_ == est.coef_
+    assert copy.copy(fakeml.models.score) is fakeml.models.score
+    assert copy.deepcopy(est).coef_ == est.coef_
+    # unpickling yields what the owner holds now: after revert, the original
+    data = pickle.dumps(fakeml.models.score)
+    patcher.revert()
+    assert pickle.loads(data) is fakeml.models.score
+    assert not isinstance(fakeml.models.score, _patching.AutologWrapper)
+
+
+def test_cannot_patch_non_callables(fakeml, patchers):
+    with pytest.raises(TypeError):
+        patchers().wrap(fakeml, "__version__", recorder([]))
+    with pytest.raises(AttributeError):
+        patchers().wrap(fakeml.Linear, "missing", recorder([]))
+
+
+def test_opted_out_outer_call_lets_inner_calls_log(fakeml, patchers):
+    events = []
+
+    def hook(call):
+        if isinstance(call.instance, fakeml.Pipeline):
+            return  # not interested: the steps log on their own
+        events.append(type(call.instance).__name__)
+        yield
+
+    patchers().wrap_subclasses(fakeml.Estimator, "fit", hook)
+    fakeml.Pipeline([fakeml.Linear(), fakeml.SuperChain()]).fit([1])
+    assert events == ["Linear", "SuperChain"]
+
+
+def test_arguments_when_called_through_the_class(fakeml, patchers):
+    seen = []
+
+    def hook(call):
+        seen.append((call.instance, call.arguments))
+        yield
+
+    patchers().wrap(fakeml.Linear, "fit", hook)
+    est = fakeml.Linear()
+    fakeml.Linear.fit(est, [2], epochs=2)
+    assert seen == [(est, {"X": [2], "y": None, "callbacks": None, "epochs": 2})]
