@@ -99,6 +99,23 @@ def test_runs_show_params_metrics_tags_artifacts_and_child_tree(capsys, store):
     assert grand_line.index(store["grandchild"]) > child_line.index(store["children"][0])
 
 
+def test_runs_show_lists_logged_models_with_signature(capsys, tmp_path):
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    autolog.set_tracking_uri(str(tmp_path / "runs"))
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    model = LinearRegression().fit(X, X.sum(axis=1))
+    with autolog.start_run() as run:
+        autolog.log_model(model, "regressor", input_example=X)
+    code, out, err = _run(capsys, "runs", "show", run.id)
+    assert code == 0, err
+    models = out[out.index("Models"):]
+    assert f"runs:/{run.id}/regressor" in models
+    assert "sklearn (scikit-learn" in models and "LinearRegression" in models
+    assert "tensor(float64, (?, 3))" in models
+
+
 def test_runs_show_by_unique_prefix_and_nan_metric(capsys, store):
     code, out, _ = _run(capsys, "--tracking-uri", store["uri"], "runs", "show", store["other"][:10])
     assert code == 0

@@ -318,12 +318,53 @@ def _print_run(console: Console, run: Any) -> None:
     else:
         console.print("[bold]Artifacts[/bold]: none")
 
+    _print_models(console, run, artifacts)
+
     children = run.children()
     console.print()
     if children:
         console.print(_run_tree(run, children))
     else:
         console.print("[bold]Child runs[/bold]: none")
+
+
+def _print_models(console: Console, run: Any, artifacts: list[str]) -> None:
+    """One line per logged model: its URI, flavor, class and signature."""
+    from pathlib import Path
+
+    from autolog._models import METADATA_FILE, Signature, read_metadata
+
+    suffix = "/" + METADATA_FILE
+    paths = [a[: -len(suffix)] for a in artifacts if a.endswith(suffix)]
+    if not paths:
+        return
+    from rich.table import Table
+
+    table = Table(title="Models", title_justify="left", title_style="bold")
+    table.add_column("URI", style="cyan", no_wrap=True)
+    table.add_column("Flavor", no_wrap=True)
+    table.add_column("Class")
+    table.add_column("Signature", overflow="fold")
+    for rel in paths:
+        uri = f"runs:/{run.id}/{rel}"
+        try:
+            meta = read_metadata(Path(run.artifact_dir) / rel)
+            sig = Signature.from_dict(meta["signature"]) if meta.get("signature") else None
+        except Exception as exc:  # noqa: BLE001 - one broken model must not hide the run
+            table.add_row(uri, "?", "-", f"unreadable: {_escape(exc)}")
+            continue
+        flavor = str(meta.get("flavor"))
+        if meta.get("framework_version"):
+            flavor += f" ({meta.get('framework')} {meta['framework_version']})"
+        model_class = str(meta.get("model_class") or "-").rsplit(".", 1)[-1]
+        table.add_row(
+            uri,
+            _escape(flavor),
+            _escape(model_class),
+            _escape(str(sig).replace("\n", "; ")) if sig is not None else "-",
+        )
+    console.print()
+    console.print(table)
 
 
 def _print_mapping(

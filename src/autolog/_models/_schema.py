@@ -30,7 +30,9 @@ Nothing here imports numpy, pandas or scipy at module import time.
 
 from __future__ import annotations
 
+import numbers
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -379,10 +381,13 @@ def infer_schema(data: Any, *, error: type[Exception] = ModelError, exact: bool 
     if pd is not None:
         if isinstance(data, pd.DataFrame):
             return ColumnSchema(
-                tuple(_colspec(name, data.iloc[:, i]) for i, name in enumerate(data.columns))
+                tuple(
+                    _colspec(name, dtype, lambda i=i: data.iloc[:_SAMPLE, i])
+                    for i, (name, dtype) in enumerate(zip(data.columns, data.dtypes))
+                )
             )
         if isinstance(data, pd.Series):
-            return ColumnSchema((_colspec(data.name, data),))
+            return ColumnSchema((_colspec(data.name, data.dtype, lambda: data.iloc[:_SAMPLE]),))
     np = sys.modules.get("numpy")
     if np is not None and isinstance(data, np.ndarray):
         return _tensor(data, exact)
@@ -473,38 +478,45 @@ def _object_type(values: Any) -> str:
     return "bytes" if seen_bytes else "object"
 
 
-def _colspec(name: Any, col: Any) -> ColSpec:
-    import numbers
+# numpy dtype -> (logical type, raw dtype string or None); str(dtype) is slow in numpy
+_dtype_cache: dict[Any, tuple[str, str | None]] = {}
 
+
+def _colspec(name: Any, dtype: Any, values: Callable[[], Any]) -> ColSpec:
+    """``values()`` gives the first values of the column; called only for object columns."""
     # Names must survive JSON: str and int stay (numpy ints become int), anything else is str.
-    if isinstance(name, bool) or not (
-        name is None or isinstance(name, (str, numbers.Integral))
-    ):
-        name = str(name)
-    elif isinstance(name, numbers.Integral):
-        name = int(name)
-    dtype = col.dtype
-    logical = _pandas_type(dtype, col)
+    if not (name is None or type(name) is str or type(name) is int):
+        if isinstance(name, bool) or not isinstance(name, numbers.Integral):
+            name = str(name)
+        else:
+            name = int(name)
+    cacheable = isinstance(dtype, sys.modules["numpy"].dtype) and dtype.kind != "O"
+    if cacheable:
+        cached = _dtype_cache.get(dtype)
+        if cached is not None:
+            return ColSpec(name, *cached)
+    logical = _pandas_type(dtype, values)
     raw = str(dtype)
-    return ColSpec(name, logical, raw if raw != logical else None)
+    entry = (logical, raw if raw != logical else None)
+    if cacheable and len(_dtype_cache) < 256:
+        _dtype_cache[dtype] = entry
+    return ColSpec(name, *entry)
 
 
-def _pandas_type(dtype: Any, col: Any) -> str:
+def _pandas_type(dtype: Any, values: Callable[[], Any]) -> str:
+    np = sys.modules["numpy"]
+    if isinstance(dtype, np.dtype):  # the common case first: plain numpy columns
+        return _object_type(values()) if dtype.kind == "O" else _numpy_type(dtype)
     import pandas as pd
 
     if isinstance(dtype, pd.CategoricalDtype):
         return "category"
     if isinstance(dtype, pd.DatetimeTZDtype):
         return "datetimetz"
-    if pd.api.types.is_bool_dtype(dtype):
-        return "bool"
     if isinstance(dtype, pd.StringDtype):
         return "string"
-    np = sys.modules["numpy"]
-    if isinstance(dtype, np.dtype):
-        if dtype.kind == "O":
-            return _object_type(col.iloc[:_SAMPLE])
-        return _numpy_type(dtype)
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
     numpy_dtype = getattr(dtype, "numpy_dtype", None)  # Int64, Float64, some Arrow types
     if numpy_dtype is not None:
         try:
