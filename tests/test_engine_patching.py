@@ -449,15 +449,15 @@ def test_init_subclass_of_base_still_runs(patchers):
     assert vars(Base)["__init_subclass__"] is original
 
 
-def test_on_import_now_later_and_after_revert(fakeml, patchers, monkeypatch):
+def test_on_import_now_later_and_after_revert(fakeml, patchers, tmp_path, monkeypatch):
     seen = []
     patcher = patchers()
     patcher.on_import("fakeml", lambda m: seen.append(("now", m.__name__)))
     patcher.on_import("fakeml_lazy_sub", lambda m: seen.append(("later", m.__name__)))
     assert seen == [("now", "fakeml")]
-    module = types.ModuleType("fakeml_lazy_sub")
     # a real import through the finder
-    (FAKES / "fakeml_lazy_sub.py").write_text("VALUE = 1\n")
+    (tmp_path / "fakeml_lazy_sub.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
     try:
         import importlib
 
@@ -471,8 +471,6 @@ def test_on_import_now_later_and_after_revert(fakeml, patchers, monkeypatch):
         assert sys.modules["fakeml_lazy_sub"].__loader__.__class__.__name__ != "_ChainedLoader"
     finally:
         sys.modules.pop("fakeml_lazy_sub", None)
-        (FAKES / "fakeml_lazy_sub.py").unlink()
-    del module
 
 
 # ---------------------------------------------------------------- transparency
@@ -492,7 +490,7 @@ def test_signature_name_doc_preserved(fakeml, patchers):
     assert inspect.ismethod(fakeml.Linear().fit)
 
 
-def test_pickling_patched_functions_instances_and_methods(fakeml, patchers):
+def test_pickling_patched_functions_instances_and_methods(fakeml, patchers, tmp_path):
     patcher = patchers()
     patcher.wrap_subclasses(fakeml.Estimator, "fit", recorder([]))
     patcher.wrap(fakeml.models, "score", recorder([]))
@@ -510,12 +508,9 @@ def test_pickling_patched_functions_instances_and_methods(fakeml, patchers):
         bound = loads(dumps(est.fit))
         assert bound.__self__.params == {"alpha": 1} and bound([3]).coef_ == 3.0
         assert loads(dumps(fakeml.Linear.fit)) is not None
-    path = FAKES.parent / ".tmp_joblib.pkl"
-    try:
-        joblib.dump({"f": fakeml.models.score, "est": est, "m": est.fit}, path)
-        loaded = joblib.load(path)
-    finally:
-        path.unlink(missing_ok=True)
+    path = tmp_path / "objects.joblib"
+    joblib.dump({"f": fakeml.models.score, "est": est, "m": est.fit}, path)
+    loaded = joblib.load(path)
     assert loaded["f"] is fakeml.models.score and loaded["est"].coef_ == est.coef_
     assert copy.copy(fakeml.models.score) is fakeml.models.score
     assert copy.deepcopy(est).coef_ == est.coef_
@@ -558,3 +553,26 @@ def test_arguments_when_called_through_the_class(fakeml, patchers):
     est = fakeml.Linear()
     fakeml.Linear.fit(est, [2], epochs=2)
     assert seen == [(est, {"X": [2], "y": None, "callbacks": None, "epochs": 2})]
+
+
+def test_module_lazy_attribute_is_deleted_again(patchers):
+    module = types.ModuleType("lazy_mod_for_test")
+
+    def lazy(a):
+        return a + 1
+
+    module.__getattr__ = lambda name: lazy if name == "lazy" else (_ for _ in ()).throw(AttributeError(name))
+    patcher = patchers()
+    patcher.wrap(module, "lazy", recorder([]))
+    assert "lazy" in vars(module) and module.lazy(1) == 2
+    patcher.revert()
+    assert "lazy" not in vars(module) and module.lazy is lazy
+
+
+def test_public_plugin_api_names():
+    import autolog.integration as api
+
+    assert api.Patcher is Patcher and api.carry_context is carry_context
+    assert api.Call is _patching.Call and api.Session.__name__ == "Session"
+    with pytest.raises(AttributeError):
+        api.nope  # noqa: B018

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -308,10 +307,11 @@ def test_register_rejects_non_integrations():
 
 
 def test_builtins_listed_without_importing_them():
+    before = set(sys.modules)
     table = autolog.status()
     names = [row.name for row in table]
     assert names[:2] == ["sklearn", "pyspark"]
-    assert "autolog.integrations.pyspark" not in sys.modules or True
+    assert "pyspark" not in sys.modules or "pyspark" in before
 
 
 def test_import_hook_leaves_unwatched_modules_alone():
@@ -320,4 +320,3 @@ def test_import_hook_leaves_unwatched_modules_alone():
     register(fakeml_autolog.FakeIntegration)
     autolog.autolog()
     assert _importhook.is_watched("fakeml") and not _importhook.is_watched("json")
-    os.environ.get("X")

@@ -292,3 +292,25 @@ def test_several_fits_keep_every_model(fakeml, monkeypatch):
     first, second = fits[0]["suffix"], fits[1]["suffix"]
     assert fits[0]["models"] == ["model", f"user-model_{first}"]
     assert fits[1]["models"] == [f"model_{second}", f"user-model_{second}"]
+
+
+def test_nested_hook_without_active_run_creates_no_run(fakeml):
+    class NestedScore(Integration):
+        name = "nestedscore"
+        modules = ("fakeml",)
+
+        def install(self, patcher):
+            patcher.wrap(fakeml.models, "score", self.hook, nested=True)
+
+        def hook(self, call):
+            with call.session() as s:
+                yield
+                s.log_metrics({"score": 1.0})
+
+    register(NestedScore)
+    carry_context(fakeml.models.score)([1], [1])  # as in a worker process: nested, no run
+    assert logged_runs() == []
+    fakeml.models.score([1], [1])  # top level: a run of its own
+    with autolog.start_run() as run:
+        fakeml.models.score([1], [2])
+    assert len(logged_runs()) == 2 and autolog.get_run(run.id).metrics == {"score": 1.0}

@@ -8,7 +8,6 @@ lazily so that ``import autolog`` stays cheap and imports no framework.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
 
 from autolog._errors import (
     AutologError,
@@ -23,6 +22,9 @@ from autolog._errors import (
 )
 
 __version__ = "0.1.0"
+
+# typing costs milliseconds to import; static analysers treat this name as True anyway
+TYPE_CHECKING = False
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
@@ -91,6 +93,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - static analysers see the real names
+    from typing import Any
+
     from autolog._models import (
         Signature,
         infer_signature,

@@ -9,12 +9,17 @@ Validation happens before anything is applied, so a rejected call changes nothin
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
-from typing import Any
 
 from autolog._errors import ConfigError
 
-__all__ = ["GLOBAL_DEFAULTS", "Config", "UNSET", "env_disabled", "resolve", "validate_options"]
+# typing / collections are not imported at run time: this module is on the `autolog()` path
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from typing import Any
+
+__all__ = ["GLOBAL_DEFAULTS", "Config", "UNSET", "env_disabled", "is_mapping", "resolve",
+           "validate_options"]
 
 
 class _Unset:
@@ -41,11 +46,17 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
 }
 
 
-class Config(Mapping[str, Any]):
+def is_mapping(value: object) -> bool:
+    """Whether ``value`` behaves like a read-only mapping (dict or keys() + __getitem__)."""
+    return isinstance(value, dict) or (hasattr(value, "keys") and hasattr(value, "__getitem__"))
+
+
+class Config:
     """Read-only resolved options of one integration; keys also readable as attributes.
 
     ``config["log_models"]`` and ``config.log_models`` are equivalent; an unknown name raises
-    ``KeyError`` / ``AttributeError``.
+    ``KeyError`` / ``AttributeError``. Supports the mapping protocol (``get``, ``keys``,
+    ``items``, ``in``, ``dict(config)``).
     """
 
     __slots__ = ("_data",)
@@ -71,6 +82,28 @@ class Config(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._data)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._data.get(key, default)
+
+    def keys(self) -> Any:
+        return self._data.keys()
+
+    def items(self) -> Any:
+        return self._data.items()
+
+    def values(self) -> Any:
+        return self._data.values()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Config):
+            return self._data == other._data
+        return isinstance(other, dict) and self._data == other
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __repr__(self) -> str:
         return f"Config({self._data!r})"
 
@@ -81,7 +114,7 @@ class Config(Mapping[str, Any]):
 def _check_type(owner: str, key: str, value: Any, default: Any) -> None:
     if key == "extra_tags":
         if value is not None and not (
-            isinstance(value, Mapping) and all(isinstance(k, str) for k in value)
+            is_mapping(value) and all(isinstance(k, str) for k in value.keys())
         ):
             raise ConfigError(f"{owner}: extra_tags must be a dict with str keys or None, got {value!r}")
         return

@@ -15,9 +15,12 @@ from __future__ import annotations
 import sys
 from _thread import RLock
 from _thread import _local as ThreadLocal
-from collections.abc import Callable
-from types import ModuleType
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: this module is on the `autolog()` path
+    from collections.abc import Callable
+    from types import ModuleType
+    from typing import Any
 
 __all__ = ["watch", "unwatch", "is_watched"]
 

@@ -103,7 +103,7 @@ def report(owner: Owner, exc: BaseException, context: str) -> BaseException | No
             f"{type(exc).__name__}: {exc}. Your code was not affected. Further errors of this "
             f"integration are not shown (AUTOLOG_STRICT=1 raises them)."
         ),
-        stacklevel=3,
+        stacklevel=4,  # report <- _invoke <- dispatch <- the user's call (C frames not counted)
     )
     return None
 

@@ -14,22 +14,28 @@ from __future__ import annotations
 import os
 import sys
 from _thread import RLock
-from collections.abc import Mapping
-from types import ModuleType
-from typing import Any, NamedTuple
 
 from autolog import _importhook
 from autolog._config import (
     UNSET,
-    Config,
     check_combination,
     env_disabled,
+    is_mapping,
     resolve,
     validate_options,
 )
 from autolog._errors import AutologWarning, ConfigError, is_strict
 
-__all__ = ["IntegrationStatus", "StatusTable", "autolog", "disable", "register", "status"]
+# typing / collections / types are not imported at run time: `autolog()` must stay cheap
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from types import ModuleType
+    from typing import Any
+
+    from autolog._config import Config
+
+__all__ = ["autolog", "disable", "register", "status"]
 
 ENTRY_POINT_GROUP = "autolog.integrations"
 
@@ -117,8 +123,13 @@ def _scan_entry_points() -> list[tuple[str, str, str]]:
     found in ``*.dist-info`` / ``*.egg-info`` directories on ``sys.path`` (first wins)."""
     found: list[tuple[str, str, str]] = []
     seen_dists: set[str] = set()
+    stdlib = os.path.dirname(os.__file__)
+    skip = {stdlib, os.path.join(stdlib, "lib-dynload")}  # not site-packages below it
+    needle = ENTRY_POINT_GROUP.encode()
     for entry in sys.path:
         directory = entry or os.getcwd()
+        if directory in skip or directory.endswith(".zip"):
+            continue  # the standard library holds no plugins
         try:
             with os.scandir(directory) as it:
                 names = [e.name for e in it if e.name.endswith((".dist-info", ".egg-info"))]
@@ -129,13 +140,18 @@ def _scan_entry_points() -> list[tuple[str, str, str]]:
             if dist in seen_dists:
                 continue
             seen_dists.add(dist)
+            # raw os calls: this runs for every installed distribution, in autolog()
             try:
-                with open(os.path.join(directory, name, "entry_points.txt"), encoding="utf-8") as f:
-                    text = f.read()
+                fd = os.open(os.path.join(directory, name, "entry_points.txt"), os.O_RDONLY)
             except OSError:
                 continue
-            if ENTRY_POINT_GROUP not in text:
+            try:
+                data = os.read(fd, 1 << 20)
+            finally:
+                os.close(fd)
+            if needle not in data:
                 continue
+            text = data.decode("utf-8", "replace")
             found.extend((ep, value, dist) for ep, value in _parse_group(text, ENTRY_POINT_GROUP))
     return found
 
@@ -303,7 +319,7 @@ def _validate_integrations(integrations: Mapping[str, Any]) -> dict[str, dict[st
                               f"integrations: {', '.join(known)}")
         if isinstance(value, bool):
             per[name] = {"disable": not value}
-        elif isinstance(value, Mapping):
+        elif is_mapping(value):
             options = dict(value)
             validate_options(f"autolog({name}=...)", options, _integration_defaults(state, strict_load=True))
             options.setdefault("disable", False)
@@ -393,25 +409,34 @@ def _turn_off(state: _State) -> None:
 def _on_import(module: ModuleType) -> None:
     """Post-import hook: install the integrations this module triggers. Never raises into
     the user's import except in strict mode."""
+    # another thread may hold the lock while it waits for this very import (it installs an
+    # integration that imports this module): give up rather than deadlock the user's import
+    if not _lock.acquire(timeout=30):
+        import logging
+
+        logging.getLogger("autolog").warning("autolog: skipped patching %s (registry busy)",
+                                             module.__name__)
+        return
     try:
-        with _lock:
-            for state in list(_states.values()):
-                if not state.enabled or state.installing or module.__name__ not in (state.modules or ()):
+        for state in list(_states.values()):
+            if not state.enabled or state.installing or module.__name__ not in (state.modules or ()):
+                continue
+            if state.installed:
+                if state.trigger is None or state.trigger.__name__ != module.__name__ \
+                        or state.trigger is module:
                     continue
-                if state.installed:
-                    if state.trigger is None or state.trigger.__name__ != module.__name__ \
-                            or state.trigger is module:
-                        continue
-                    # the trigger module was imported again (new classes): patch those
-                    state.patcher.revert()
-                    state.installed = False
-                _install(state, module)
+                # the trigger module was imported again (new classes): patch those
+                state.patcher.revert()
+                state.installed = False
+            _install(state, module)
     except Exception as exc:  # pragma: no cover - _install reports its own errors
         if is_strict():
             raise
         import logging
 
         logging.getLogger("autolog").debug("post-import hook failed", exc_info=exc)
+    finally:
+        _lock.release()
 
 
 def _install(state: _State, trigger: ModuleType | None = None) -> None:
@@ -497,115 +522,22 @@ def _newer_than(version: Any, tested: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# status()
+# status() (the table types live in _status: building them costs import time)
 
 
-class IntegrationStatus(NamedTuple):
-    """One row of :func:`status`."""
-
-    name: str
-    state: str  # active | pending | disabled | not installed | unsupported | failed
-    version: str | None
-    requires: str | None
-    source: str
-    detail: str
-
-
-class StatusTable(list):  # type: ignore[type-arg]
-    """A list of :class:`IntegrationStatus` that prints as a table."""
-
-    def __str__(self) -> str:
-        headers = ("integration", "state", "version", "requires", "source", "detail")
-        rows = [tuple("" if v is None else str(v) for v in row) for row in self]
-        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-        lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
-        lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
-        return "\n".join(lines)
-
-    __repr__ = __str__
-
-    def by_name(self, name: str) -> IntegrationStatus:
-        """The row for integration ``name`` (KeyError if unknown)."""
-        for row in self:
-            if row.name == name:
-                return row
-        raise KeyError(name)
-
-
-def status() -> StatusTable:
+def status() -> Any:
     """Report every known integration (builtin, entry point, registered): its state --
     ``active`` (patched), ``pending`` (on, framework installed but not imported yet),
     ``disabled``, ``not installed``, ``unsupported`` (installed version below the supported
     range), ``failed`` (could not load or install; see detail) -- and the installed version.
+    Returns a :class:`autolog._status.StatusTable` (a list of rows that prints as a table).
     Never imports a framework; never raises for a broken integration.
     """
+    from autolog._status import build_status
+
     with _lock:
         _ensure_entry_points()
-        rows = StatusTable()
-        off_env = env_disabled()
-        for state in _states.values():
-            cls = state.cls
-            if cls is None:
-                try:
-                    cls = _load_class(state)
-                except Exception as exc:
-                    state.error = state.error or f"{type(exc).__name__}: {exc}"
-            requires = getattr(cls, "requires", None) if cls is not None else None
-            distribution = state.distribution or (_distribution(cls) if cls is not None else None)
-            version = _installed_version(distribution)
-            found = version is not None or any(_module_findable(m) for m in state.modules or ())
-            detail = ""
-            if state.installed:
-                label = "active"
-                tested = getattr(cls, "tested_up_to", None)
-                if version and tested and _is_newer(version, tested):
-                    detail = f"newer than tested ({tested})"
-            elif not found:
-                label = "not installed"
-            elif state.unsupported:
-                label, detail = "unsupported", state.unsupported
-            elif state.error:
-                label, detail = "failed", state.error
-            elif state.enabled:
-                label = "pending"
-                if cls is not None and version and requires and not _supported(version, requires):
-                    label, detail = "unsupported", f"needs {requires}"
-            else:
-                label = "disabled"
-                if state.name.lower() in off_env or "*" in off_env:
-                    detail = "AUTOLOG_DISABLE"
-            rows.append(IntegrationStatus(state.name, label, version, requires, state.source, detail))
-        return rows
-
-
-def _module_findable(name: str) -> bool:
-    if name in sys.modules:
-        return True
-    from importlib.util import find_spec
-
-    try:
-        return find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def _supported(version: str, requires: str) -> bool:
-    from packaging.requirements import Requirement
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        return Requirement(requires).specifier.contains(Version(version), prereleases=True)
-    except (InvalidVersion, ValueError):
-        return True
-
-
-def _is_newer(version: str, tested: str) -> bool:
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        return _newer_than(Version(version), tested)
-    except InvalidVersion:
-        return False
+        return build_status(list(_states.values()))
 
 
 # --------------------------------------------------------------------------------------------

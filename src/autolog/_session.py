@@ -46,6 +46,9 @@ def _evaluate(value: Any) -> Any:
 class Session:
     """Context manager returned by ``call.session(run_name=None, exclusive=None)``.
 
+    With no active run, a nested call (``nested=True`` hooks) logs nothing: only the outermost
+    autologged call creates a run.
+
     Attributes: ``run`` (the Run logged into, None when nothing is logged), ``managed``
     (whether this session created the run), ``suffix`` (8 hex chars of a uuid4 for renamed
     keys of this fit), ``config``, ``renamed`` (``{"params": {...}, "tags": {...}}``),
@@ -87,6 +90,8 @@ class Session:
             if not exclusive or user_run in _managed_runs:
                 self.run = user_run
             return self
+        if call.nested:
+            return self  # only the outermost call owns a run (e.g. a carried task in a worker process)
         tags = {INTEGRATION_TAG: call.integration}
         tags.update(call.config.get("extra_tags") or {})
         run = _tracking.create_run(self._run_name or _default_name(call), tags=tags)

@@ -43,6 +43,20 @@ Hooks run only for the outermost autologged call in a context: a patched call ma
 another one is running (Pipeline steps, ``super().fit``, meta-estimators, worker tasks wrapped
 with :func:`carry_context`) calls the original directly, unless the hook was registered with
 ``nested=True``.
+
+``call`` (:class:`Call`): ``integration`` (name), ``config``, ``instance``, ``args``,
+``kwargs``, ``arguments`` (bound through the signature, defaults applied),
+``get_argument(name)``, ``set_argument(name, value)``, ``function_name``, ``owner``,
+``nested``, ``result``, ``exception``, ``session(run_name=None, *, exclusive=None)``.
+
+``call.session()`` (:class:`Session`): a managed run when no run is active (tagged
+``autolog.integration=<name>`` plus ``extra_tags``; FINISHED / FAILED / KILLED at exit), else
+the user's run (left open; nothing with ``exclusive``). ``s.run``, ``s.managed``, ``s.suffix``,
+``s.config``, ``s.log_params(d)`` / ``s.set_tags(d)`` (conflicting keys renamed
+``<key>_<suffix>``), ``s.log_metrics(d, step=None)``, ``s.log_model(model, artifact_path="model",
+signature=..., input_example=...)``, ``s.log_text / log_dict / log_figure`` (background),
+``s.child_run(name=None, params=None, metrics=None, tags=None)``. Each fit is listed in the run's
+``autolog/fits.json``.
 """
 
 from __future__ import annotations

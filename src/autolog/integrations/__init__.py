@@ -7,15 +7,21 @@ Third-party integrations register through the ``autolog.integrations`` entry-poi
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 __all__ = ["BUILTINS", "BuiltinIntegration"]
 
 
-class BuiltinIntegration(NamedTuple):
-    import_string: str
-    modules: tuple[str, ...]
-    distribution: str
+class BuiltinIntegration:
+    """Where a builtin integration lives and what triggers it (a plain class: no typing import)."""
+
+    __slots__ = ("import_string", "modules", "distribution")
+
+    def __init__(self, import_string: str, modules: tuple[str, ...], distribution: str) -> None:
+        self.import_string = import_string
+        self.modules = modules
+        self.distribution = distribution
+
+    def __repr__(self) -> str:
+        return f"BuiltinIntegration({self.import_string!r}, {self.modules!r}, {self.distribution!r})"
 
 
 BUILTINS: dict[str, BuiltinIntegration] = {
