@@ -19,6 +19,15 @@ import autolog
 from autolog._tracking import create_run
 
 
+def cpu_reference() -> float:
+    """CPU seconds of a fixed pure-Python loop, to scale figures between machines."""
+    t = time.thread_time()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.thread_time() - t
+
+
 def bench_import(repeats: int = 9) -> tuple[float, float]:
     code = (
         "import time; t = time.perf_counter(); c = time.process_time(); import autolog; "
@@ -111,6 +120,7 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "")
     print("(wall time; 'cpu' = CPU time of the measured thread(s), which a loaded machine "
           "inflates less)")
+    print(f"CPU reference: 10M-iteration Python loop = {cpu_reference():.2f} cpu-s")
     wall, cpu = bench_import()
     print(f"import autolog (fresh process, median of 9):   {wall:7.1f} ms wall, {cpu:6.1f} ms cpu"
           "   (target <= 30)")

@@ -116,7 +116,11 @@ def test_default_directory(tmp_path):
     assert (tmp_path / "autolog-runs" / "autolog.db").is_file()
 
 
-def test_unsupported_uri_scheme():
+def test_unsupported_uri_scheme(tmp_path):
+    (tmp_path / "f.db").write_text("")
+    autolog.set_tracking_uri(str(tmp_path / "f.db"))
+    with pytest.raises(ConfigError, match="directory"):
+        autolog.start_run()
     with pytest.raises(ConfigError, match="http"):
         autolog.set_tracking_uri("http://localhost:5000")
     with pytest.raises(ConfigError):

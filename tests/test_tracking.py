@@ -605,3 +605,45 @@ def test_flush_is_not_starved_by_a_busy_producer():
         stop.set()
         worker.join()
     run.end()
+
+
+def test_importing_the_fluent_api_stays_light():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, autolog, autolog._tracking._fluent; "
+        "heavy = [m for m in ('sqlite3', 'pandas', 'numpy') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_bad_step_or_timestamp_rejected_at_the_call():
+    run = create_run()
+    with pytest.raises(ValueError, match="64 bits"):
+        run.log_metric("m", 1.0, step=2**70)
+    with pytest.raises(TypeError, match="step"):
+        run.log_metric("m", 1.0, step="x")
+    with pytest.raises(TypeError, match="timestamp"):
+        run.log_metrics({"m": 1.0}, timestamp="now")
+    run.end()
+    assert run.metrics == {}
+
+
+def test_unstorable_record_does_not_lose_the_batch():
+    run = create_run()
+    run.log_params({"ok": 1, "bad": "\udc80"})  # a lone surrogate cannot be encoded
+    run.log_metric("m", 1.0)
+    with pytest.raises(AutologWarning, match="dropped"):
+        autolog.flush()
+    assert run.params == {"ok": "1"} and run.metrics == {"m": 1.0}
+    run.end()
+
+
+def test_bad_tag_at_start_creates_no_run():
+    with pytest.raises(InvalidKeyError):
+        autolog.start_run(tags={"bad\n": 1})
+    assert autolog.active_run() is None
+    assert autolog.search_runs().empty

@@ -17,6 +17,7 @@ from autolog._errors import (
     MalformedFilterError,
     ModelError,
     ParamConflictError,
+    RunNotFoundError,
     RunStateError,
     SchemaMismatchError,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "MalformedFilterError",
     "ModelError",
     "ParamConflictError",
+    "RunNotFoundError",
     "RunStateError",
     "SchemaMismatchError",
     "__version__",

@@ -17,6 +17,7 @@ __all__ = [
     "MalformedFilterError",
     "ModelError",
     "ParamConflictError",
+    "RunNotFoundError",
     "RunStateError",
     "SchemaMismatchError",
     "is_strict",
@@ -38,6 +39,10 @@ class ParamConflictError(AutologError, ValueError):
 
 class RunStateError(AutologError, RuntimeError):
     """The call needs a run state that does not hold (no active run, a run already active...)."""
+
+
+class RunNotFoundError(AutologError, LookupError):
+    """No run with the given id exists in the current store."""
 
 
 class MalformedFilterError(AutologError, ValueError):

@@ -15,11 +15,16 @@ from autolog._tracking._fluent import (
     submit_background,
 )
 from autolog._tracking._run import Run, RunNotFoundError, RunStatus
+from autolog._tracking._store_base import ExperimentInfo, RunInfo, Store, WriteBatch
 
 __all__ = [
+    "ExperimentInfo",
     "Run",
+    "RunInfo",
     "RunNotFoundError",
     "RunStatus",
+    "Store",
+    "WriteBatch",
     "create_run",
     "flush",
     "get_client",

@@ -19,6 +19,7 @@ from collections import deque
 from typing import Any, Callable
 
 from autolog._errors import AutologWarning, is_strict
+from autolog._tracking._keys import validate_key
 from autolog._tracking._run import OP_END, OP_PARAM, OP_RUN, OP_TAG, Run, RunStatus
 from autolog._tracking._store_base import RunInfo, Store, WriteBatch
 
@@ -197,6 +198,8 @@ class Client:
         tags: dict[str, Any] | None,
     ) -> Run:
         """Create a RUNNING run (its creation is enqueued, not awaited) and return its handle."""
+        for key in tags or ():
+            validate_key(key, "tag key")  # before the run exists: a bad tag must not leave one
         exp_id = self.store.get_or_create_experiment(experiment)
         run_id = os.urandom(16).hex()
         name = name if name is not None else _generate_name(run_id)

@@ -314,7 +314,8 @@ def _require(action: str) -> Run:
             return run
     raise RunStateError(
         f"autolog.{action}() needs an active run: call it inside "
-        "`with autolog.start_run():` (or log through a Run object)"
+        "`with autolog.start_run():`, or log through the Run object (active runs belong to "
+        "one thread / asyncio task; a thread does not see a run started in another one)"
     )
 
 

@@ -8,7 +8,7 @@ import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Mapping
 
-from autolog._errors import AutologError, ParamConflictError, RunStateError
+from autolog._errors import ParamConflictError, RunNotFoundError, RunStateError
 from autolog._tracking._keys import _valid, validate_artifact_path, validate_key
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -18,10 +18,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from autolog._tracking._store_base import RunInfo
 
 __all__ = ["Run", "RunNotFoundError", "RunStatus"]
-
-
-class RunNotFoundError(AutologError, LookupError):
-    """No run with the given id exists in the current store."""
 
 
 class RunStatus:
@@ -46,6 +42,17 @@ _TAG_POLICIES = ("overwrite", "raise", "rename")
 
 
 _time_ns = time.time_ns
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+
+
+def _int64(value: Any, what: str) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"metric {what} must be an integer, got {value!r}") from None
+    if not _I64_MIN <= n <= _I64_MAX:
+        raise ValueError(f"metric {what} {n} does not fit in 64 bits")
+    return n
 
 
 def _now_ms() -> int:
@@ -206,13 +213,17 @@ class Run:
             raise TypeError(
                 f"metric {key!r}: value must be a real number, got {type(value).__name__}"
             ) from None
+        if step is None:
+            step = 0
+        elif type(step) is not int or not _I64_MIN <= step <= _I64_MAX:
+            step = _int64(step, "step")
         self._mq.append(
             (
                 self.id,
                 key,
                 v,
-                0 if step is None else (step if type(step) is int else int(step)),
-                _time_ns() // 1_000_000 if timestamp is None else int(timestamp),
+                step,
+                _time_ns() // 1_000_000 if timestamp is None else _int64(timestamp, "timestamp"),
             )
         )
         if self._client._sleeping:
@@ -225,8 +236,8 @@ class Run:
 
         All keys and values are checked before any point is enqueued.
         """
-        ts = _now_ms() if timestamp is None else int(timestamp)
-        st = 0 if step is None else int(step)
+        ts = _now_ms() if timestamp is None else _int64(timestamp, "timestamp")
+        st = 0 if step is None else _int64(step, "step")
         rows = []
         for key, value in metrics.items():
             if key not in _valid:

@@ -17,6 +17,7 @@ key the run lacks is false, so ``params.x != 'a'`` does not match runs without `
 
 from __future__ import annotations
 
+import gc
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -269,6 +270,23 @@ def search_sqlite(
     max_results: int | None,
 ) -> pd.DataFrame:
     """Run a search on an embedded-store connection (caller holds the store lock)."""
+    # tens of thousands of row tuples would trigger several full garbage collections
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _search(conn, experiments, filter_string, order_by, max_results)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _search(
+    conn: sqlite3.Connection,
+    experiments: list[str] | None,
+    filter_string: str | None,
+    order_by: list[str] | None,
+    max_results: int | None,
+) -> pd.DataFrame:
     import pandas as pd
 
     clauses, args = filter_to_sql(parse_filter(filter_string))
@@ -289,47 +307,53 @@ def search_sqlite(
         all_args.append(int(max_results))
     rows = conn.execute(sql, all_args).fetchall()
     n = len(rows)
-    index = {row[0]: i for i, row in enumerate(rows)}
-    columns: dict[str, list] = {
+    pks = [row[0] for row in rows]
+    frame: dict[str, object] = {
         name: [row[i + 1] for row in rows] for i, name in enumerate(_BASE_COLUMNS)
     }
-    columns["experiment"] = [exp_names.get(e) for e in columns["experiment"]]
-    extra: dict[str, dict[str, list]] = {"params": {}, "metrics": {}, "tags": {}}
-    if n:
-        nan = float("nan")
-        for prefix, table in (("params", "params"), ("metrics", "latest_metrics"), ("tags", "tags")):
-            if n <= _IN_LIST_LIMIT:
-                data = conn.execute(
-                    f"SELECT run_pk, key, value FROM {table} "
-                    f"WHERE run_pk IN ({','.join('?' * n)})",
-                    list(index),
-                )
-            elif where == "1":
-                data = conn.execute(f"SELECT run_pk, key, value FROM {table}")
-            else:  # many runs: reuse the filter instead of a huge IN list
-                data = conn.execute(
-                    f"SELECT x.run_pk, x.key, x.value FROM runs r JOIN {table} x "
-                    f"ON x.run_pk = r.run_pk WHERE {where}",
-                    args,
-                )
-            cols = extra[prefix]
-            is_metric = prefix == "metrics"
-            get = index.get
-            for pk, key, value in data:
-                i = get(pk)
-                if i is None:
-                    continue
-                col = cols.get(key)
-                if col is None:
-                    col = cols[key] = [nan] * n if is_metric else [None] * n
-                col[i] = nan if (is_metric and value is None) else value
-    frame = {name: columns[name] for name in _BASE_COLUMNS}
-    for prefix in ("params", "metrics", "tags"):
-        for key in sorted(extra[prefix]):
-            frame[f"{prefix}.{key}"] = extra[prefix][key]
+    frame["experiment"] = [exp_names.get(e) for e in frame["experiment"]]
+    for prefix, table in (("params", "params"), ("metrics", "latest_metrics"), ("tags", "tags")):
+        if not n:
+            break
+        if n <= _IN_LIST_LIMIT:
+            data = conn.execute(
+                f"SELECT run_pk, key, value FROM {table} WHERE run_pk IN ({','.join('?' * n)})",
+                pks,
+            ).fetchall()
+        elif where == "1":
+            data = conn.execute(f"SELECT run_pk, key, value FROM {table}").fetchall()
+        else:  # many runs: reuse the filter instead of a huge IN list
+            data = conn.execute(
+                f"SELECT x.run_pk, x.key, x.value FROM runs r JOIN {table} x "
+                f"ON x.run_pk = r.run_pk WHERE {where}",
+                args,
+            ).fetchall()
+        columns = _pivot(data, pks, numeric=prefix == "metrics")
+        for key in sorted(columns):
+            frame[f"{prefix}.{key}"] = columns[key]
     df = pd.DataFrame(frame)
     for col in ("start_time", "end_time"):
         df[col] = pd.to_datetime(df[col], unit="ms", utc=True)
-    for key in extra["metrics"]:
-        df[f"metrics.{key}"] = df[f"metrics.{key}"].astype("float64")
+    for col in df.columns:
+        if col.startswith("metrics."):  # an all-NaN column would otherwise be object
+            df[col] = df[col].astype("float64")
     return df
+
+
+def _pivot(data: list[tuple], pks: list[int], numeric: bool) -> dict[str, list]:
+    """Long (run_pk, key, value) rows -> one column (list) per key aligned with ``pks``; NULL
+    metric values mean NaN."""
+    n = len(pks)
+    get = dict(zip(pks, range(n))).get
+    nan = float("nan")
+    cols: dict[str, list] = {}
+    for pk, key, value in data:
+        i = get(pk)
+        if i is None:  # a run cut by LIMIT
+            continue
+        col = cols.get(key)
+        if col is None:
+            col = cols[key] = [nan] * n if numeric else [None] * n
+        if value is not None:
+            col[i] = value
+    return cols

@@ -28,7 +28,7 @@ from array import array
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TypeVar, Union
 
-from autolog._errors import AutologError
+from autolog._errors import AutologError, ConfigError
 from autolog._tracking._store_base import ExperimentInfo, RunInfo, Store, WriteBatch
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -211,6 +211,11 @@ class SQLiteStore(Store):
         self._exp_cache: dict[str, str] = {}
         self._artifact_root: Path | None = None
         if self.root is not None:
+            if self.root.exists() and not self.root.is_dir():
+                raise ConfigError(
+                    f"tracking URI {self.uri!r} names a file; the embedded store is a directory "
+                    f"(it holds {DB_NAME} and artifacts/)"
+                )
             self.root.mkdir(parents=True, exist_ok=True)
             self._artifact_root = self.root / "artifacts"
         self._conn = self._connect()
@@ -259,7 +264,8 @@ class SQLiteStore(Store):
                     conn.execute(f"PRAGMA user_version = {i + 1}")
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
 
         _retry(upgrade)
@@ -323,7 +329,28 @@ class SQLiteStore(Store):
     # writes --------------------------------------------------------------------------
     def write(self, batch: WriteBatch) -> list[str]:
         with self._lock:
-            return _retry(lambda: self._write(batch))
+            try:
+                return _retry(lambda: self._write(batch))
+            except (sqlite3.DatabaseError, ValueError, OverflowError, UnicodeError) as exc:
+                if len(batch) <= 1 or _is_contention(exc):
+                    raise
+                return self._salvage(batch)
+
+    def _salvage(self, batch: WriteBatch) -> list[str]:
+        """Write ``batch`` piece by piece after it failed as a whole; report what cannot go in."""
+        problems: list[str] = []
+        for part in batch.split():
+            try:
+                problems.extend(_retry(lambda: self._write(part)))
+            except (sqlite3.DatabaseError, ValueError, OverflowError, UnicodeError) as exc:
+                if _is_contention(exc):
+                    raise
+                rows = part.runs or part.params or part.tags or part.metrics or part.ends
+                problems.append(
+                    f"autolog dropped {len(rows)} record(s) it could not store in {self.uri} "
+                    f"({exc}); first: {str(rows[0])[:200]}"
+                )
+        return problems
 
     def _resolve_pks(self, run_ids: set[str], fresh: dict[str, int]) -> None:
         missing = [r for r in run_ids if r not in self._pk_cache and r not in fresh]
@@ -382,7 +409,8 @@ class SQLiteStore(Store):
                 )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may already have rolled back (disk full...)
+                conn.execute("ROLLBACK")
             raise
         self._pk_cache.update(fresh)
         if unknown:

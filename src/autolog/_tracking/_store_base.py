@@ -58,6 +58,31 @@ class WriteBatch:
             len(self.runs) + len(self.params) + len(self.tags) + len(self.metrics) + len(self.ends)
         )
 
+    def split(self) -> list[WriteBatch]:
+        """Smaller batches in write order (each run, param, tag, end alone; metrics per run and
+        key), so a store can isolate a record it cannot write instead of losing the batch."""
+        parts: list[WriteBatch] = []
+
+        def part(attr: str, rows: list[tuple]) -> None:
+            b = WriteBatch()
+            setattr(b, attr, rows)
+            parts.append(b)
+
+        for row in self.runs:
+            part("runs", [row])
+        for row in self.params:
+            part("params", [row])
+        for row in self.tags:
+            part("tags", [row])
+        groups: dict[tuple[str, str], list[tuple]] = {}
+        for point in self.metrics:
+            groups.setdefault((point[0], point[1]), []).append(point)
+        for rows in groups.values():
+            part("metrics", rows)
+        for row in self.ends:
+            part("ends", [row])
+        return parts
+
 
 class Store(ABC):
     """Persistent home of experiments, runs, params, tags, metrics and artifacts.
