@@ -529,25 +529,17 @@ def test_metric_calls_inside_fit_do_not_log(on):
     assert not [k for k in autolog.get_run(first.id).metrics if not k.startswith("training_")]
 
 
-def test_foreign_metric_call_is_cheap(on):
-    import time
-
+def test_metric_call_on_foreign_data_logs_nothing(on):
+    # the cost of this path is measured by benchmarks/bench_sklearn.py, not asserted here
     from sklearn.metrics import accuracy_score
 
     model = lr().fit(X_IRIS, Y_IRIS)
-    kept = model.predict(X_IRIS)  # one remembered prediction, so the check is not trivially empty
-    autolog.flush()  # no background work competing with the measurement
-    original = accuracy_score.__wrapped__
-    y = Y_IRIS
-    plain, patched = [], []
-    for _ in range(300):  # interleaved, best-of: robust to a loaded machine
-        t = time.perf_counter()
-        original(y, y)
-        plain.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        accuracy_score(y, y)
-        patched.append(time.perf_counter() - t)
-    assert min(patched) - min(plain) < 50e-6  # bench_sklearn.py measures the real figure
+    run = only_run()
+    kept = model.predict(X_IRIS)  # one remembered prediction, so the ownership check is not empty
+    foreign = Y_IRIS.copy()
+    assert accuracy_score(Y_IRIS, foreign) == accuracy_score.__wrapped__(Y_IRIS, foreign)
+    autolog.flush()
+    assert not [k for k in autolog.get_run(run.id).metrics if not k.startswith("training_")]
     assert kept is not None
 
 
