@@ -203,3 +203,105 @@ def test_large_result_uses_filter_join():
     assert (df["params.parity"] == "1").all()
     assert df["metrics.v"].min() == 101 and df["params.i"].astype(int).max() == 1199
     assert (df["metrics.v"].astype(int).astype(str) == df["params.i"]).all()
+
+
+def _assert_frame_matches_store(df):
+    """Every params./metrics./tags. cell equals the run's stored value (missing: None/NaN),
+    and every stored key has its column."""
+    for row in df.to_dict("records"):
+        run = autolog.get_run(row["run_id"])
+        stored_by_prefix = (("params", run.params), ("metrics", run.metrics), ("tags", run.tags))
+        for prefix, stored in stored_by_prefix:
+            for key, value in stored.items():
+                cell = row[f"{prefix}.{key}"]
+                if prefix == "metrics" and math.isnan(value):
+                    assert math.isnan(cell), (row["name"], key)
+                else:
+                    assert cell == value, (row["name"], key, cell, value)
+            for column in (c for c in df.columns if c.startswith(prefix + ".")):
+                if column[len(prefix) + 1 :] not in stored:
+                    assert pd.isna(row[column]), (row["name"], column)
+
+
+def test_dense_and_sparse_keys_give_the_same_frame():
+    # "d" is on every run (read per run), "s" on one and "few" on three of ten (read in long form)
+    for i in range(10):
+        run = create_run(f"r{i}")
+        params = {"d": i, **({"s": "only"} if i == 4 else {}), **({"few": i} if i < 3 else {})}
+        run.log_params(params)
+        metrics = {"d": 0.1 + 0.2 * i, **({"s": float("inf")} if i == 4 else {})}
+        if i < 3:
+            metrics["few"] = [float("nan"), -0.0, 1e308][i]
+        run.log_metrics(metrics, step=1)
+        run.set_tags({"d": "x", **({"s": "y"} if i == 7 else {})})
+        run.end(wait=False)
+    autolog.flush()
+    for kwargs in (
+        {},
+        {"max_results": 4},
+        {"filter_string": "params.d != '5'", "order_by": ["metrics.d ASC"]},
+        {"filter_string": "metrics.d >= 0", "max_results": 6},
+    ):
+        df = autolog.search_runs(**kwargs)
+        assert {c for c in df.columns if "." in c} <= {
+            "params.d", "params.s", "params.few", "metrics.d", "metrics.s", "metrics.few",
+            "tags.d", "tags.s",
+        }
+        assert all(str(df[c].dtype) == "float64" for c in df.columns if c.startswith("metrics."))
+        _assert_frame_matches_store(df)
+    df = autolog.search_runs()
+    assert len(df) == 10 and df["metrics.s"].notna().sum() == 1
+    assert names(df)[:3] == ["r9", "r8", "r7"]
+    by_name = df.set_index("name")
+    assert by_name.loc["r1", "metrics.few"] == 0.0 and by_name.loc["r2", "metrics.few"] == 1e308
+    assert by_name.loc["r3", "metrics.d"] == 0.1 + 0.2 * 3  # full float64 precision
+    limited = autolog.search_runs(max_results=4)
+    assert names(limited) == ["r9", "r8", "r7", "r6"]
+    assert "params.few" not in limited.columns  # only keys of the selected runs
+    assert list(limited["tags.s"].isna()) == [True, True, False, True]
+
+
+def test_more_keys_than_sqlite_can_join():
+    for i in range(3):
+        run = create_run(f"wide-{i}")
+        run.log_params({f"p{k:03d}": f"{i}-{k}" for k in range(90)})
+        run.log_metrics({f"m{k:02d}": i * 100 + k for k in range(40)})
+        run.end(wait=False)
+    autolog.flush()
+    for kwargs in ({}, {"filter_string": "params.p001 != 'x'", "max_results": 2}):
+        df = autolog.search_runs(**kwargs)
+        assert sum(c.startswith("params.") for c in df.columns) == 90
+        assert sum(c.startswith("metrics.") for c in df.columns) == 40
+        _assert_frame_matches_store(df)
+    df = autolog.search_runs()
+    assert list(df.columns[7:10]) == ["params.p000", "params.p001", "params.p002"]
+    assert df.set_index("name").loc["wide-2", "params.p089"] == "2-89"
+
+
+def test_experiment_subset_and_filters_without_json_support(monkeypatch):
+    from autolog._tracking import _search
+
+    for i in range(6):
+        run = create_run(f"d{i}")
+        run.log_params({"i": i})
+        run.log_metric("v", i)
+        run.end(wait=False)
+    autolog.set_experiment("other-exp")
+    with autolog.start_run("o"):
+        autolog.log_param("i", 99)
+        autolog.log_param("only-other", 1)
+    expected = {
+        "default": names(autolog.search_runs("Default")),
+        "filtered": names(autolog.search_runs("*", "params.i != '3'", ["metrics.v DESC"], 3)),
+        "all": names(autolog.search_runs("*")),
+    }
+    assert expected["default"] == ["d5", "d4", "d3", "d2", "d1", "d0"]
+    assert "params.only-other" not in autolog.search_runs("Default").columns
+    assert expected["filtered"] == ["d5", "d4", "d2"]
+    monkeypatch.setattr(_search, "_json_each", False)
+    assert names(autolog.search_runs("Default")) == expected["default"]
+    filtered = autolog.search_runs("*", "params.i != '3'", ["metrics.v DESC"], 3)
+    assert names(filtered) == expected["filtered"]
+    df = autolog.search_runs("*")
+    assert names(df) == expected["all"]
+    _assert_frame_matches_store(df)

@@ -338,11 +338,15 @@ def test_writer_waits_out_a_locked_database(tmp_path):
     autolog.flush()
     blocker = sqlite3.connect(root / "autolog.db", isolation_level=None, check_same_thread=False)
     blocker.execute("BEGIN EXCLUSIVE")
-    threading.Timer(0.4, lambda: blocker.execute("COMMIT")).start()
-    t = time.perf_counter()
-    for i in range(100):
-        run.log_metric("m", i, step=i)  # never blocks the caller
-    assert time.perf_counter() - t < 0.3
+    # the lock is released only after the logging thread is done, so a log_metric that
+    # waited on disk would never return (30 s is a hang guard, not a speed bound)
+    logger = threading.Thread(target=lambda: [run.log_metric("m", i, step=i) for i in range(100)])
+    logger.start()
+    logger.join(timeout=30)
+    assert not logger.is_alive(), "log_metric blocked on a locked database"
+    time.sleep(0.1)  # let the writer thread run into the lock
+    assert blocker.in_transaction
+    threading.Timer(0.2, lambda: blocker.execute("COMMIT")).start()
     run.end()  # flushes: waits for the lock instead of failing
     blocker.close()
     assert len(run.metric_history("m")) == 100 and run.status == "FINISHED"
@@ -387,3 +391,34 @@ def test_fork_with_memory_store_keeps_stores_apart():
     assert os.waitstatus_to_exitcode(status) == 0
     run.end()
     assert run.metrics == {"before": 1.0}  # the child's copy is its own
+
+
+def test_write_batch_groups_series_and_picks_latest(tmp_path):
+    from autolog._tracking._store_base import WriteBatch
+
+    store = SQLiteStore(tmp_path / "batch")
+    setup = WriteBatch()
+    setup.runs.extend([("ra", 0, "a", None, "RUNNING", 1), ("rb", 0, "b", None, "RUNNING", 1)])
+    store.write(setup)
+    one_series = WriteBatch()  # a single (run, key): the transpose fast path
+    one_series.metrics = [("ra", "loss", 1.0 / (i + 1), i, 1000 + i) for i in range(50)]
+    assert store.write(one_series) == []
+    same_step = WriteBatch()  # every point at step 0: latest = max timestamp, then last logged
+    same_step.metrics = [("ra", "nostep", float(i), 0, t) for i, t in enumerate([5, 9, 9, 3])]
+    store.write(same_step)
+    mixed = WriteBatch()  # interleaved runs and keys, NaN/inf values
+    mixed.metrics = [
+        (run, key, v, step, 10 + step)
+        for step in range(20)
+        for run, key, v in (("ra", "acc", step / 20), ("rb", "acc", -step), ("rb", "x", math.nan))
+    ] + [("rb", "inf", math.inf, 0, 1), ("unknown-run", "acc", 1.0, 0, 1)]
+    problems = store.write(mixed)
+    assert len(problems) == 1 and "unknown-run" in problems[0]
+    expected_loss = [(i, 1000 + i, 1.0 / (i + 1)) for i in range(50)]
+    assert store.get_metric_history("ra", "loss") == expected_loss
+    assert store.get_metric_history("rb", "acc") == [(s, 10 + s, float(-s)) for s in range(20)]
+    assert store.get_latest_metrics("ra") == {"loss": 1.0 / 50, "nostep": 2.0, "acc": 19 / 20}
+    latest_b = store.get_latest_metrics("rb")
+    assert latest_b["acc"] == -19.0 and latest_b["inf"] == math.inf and math.isnan(latest_b["x"])
+    assert store.count_metric_points() == 50 + 4 + 60 + 1
+    store.close()

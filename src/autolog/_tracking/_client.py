@@ -97,6 +97,9 @@ class Client:
                     except RuntimeError:  # interpreter shutting down: the exit hook drains
                         return
                     self._writer = t
+        # producers stop poking at once, not only when the writer next gets the GIL (until
+        # then every log call would pay for another Event.set)
+        self._sleeping = False
         self._wake.set()
 
     def _loop(self) -> None:

@@ -18,6 +18,7 @@ key the run lacks is false, so ``params.x != 'a'`` does not match runs without `
 from __future__ import annotations
 
 import gc
+import json
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -259,7 +260,11 @@ def order_to_sql(order_by: list[str] | None) -> tuple[list[str], list[object]]:
 
 
 _BASE_COLUMNS = ["run_id", "parent_run_id", "name", "status", "start_time", "end_time", "experiment"]
-_IN_LIST_LIMIT = 900
+_CHILD_TABLES = (("params", "params"), ("metrics", "latest_metrics"), ("tags", "tags"))
+# Most result columns fetched as correlated subqueries in the one wide query (SQLite allows
+# 2000 result columns); keys beyond it are fetched in long form.
+_MAX_WIDE_KEYS = 500  # bound parameters stay under SQLite < 3.32's limit of 999
+_MAX_JOINS = 60
 
 
 def search_sqlite(
@@ -287,60 +292,159 @@ def _search(
     order_by: list[str] | None,
     max_results: int | None,
 ) -> pd.DataFrame:
+    """Search with all filtering, ordering and limiting done by SQLite.
+
+    Python's per-row and per-value costs of reading results dwarf SQLite's own work, so the
+    result is read as few, wide rows. A filter or a limit is evaluated once, into the ordered
+    list of selected run_pks (walked by later queries through ``json_each``). Then the keys
+    present in the selected runs are counted, and one query returns one row per run: its
+    attributes plus one column per *dense* key (present in at least half of the runs; a
+    primary-key lookup each). Sparse keys, where per-run lookups would mostly find nothing,
+    are read in long form (run, key, value) and pivoted by position.
+    """
+    import numpy as np
     import pandas as pd
 
     clauses, args = filter_to_sql(parse_filter(filter_string))
+    filtered = bool(clauses)
     exp_names = dict(conn.execute("SELECT experiment_id, name FROM experiments"))
+    exp_sql = None
     if experiments is not None:
         wanted = set(experiments)
         ids = [i for i, name in exp_names.items() if name in wanted]
-        clauses.insert(0, f"r.experiment_id IN ({','.join(str(int(i)) for i in ids)})")
+        exp_sql = f"r.experiment_id IN ({','.join(str(int(i)) for i in ids)})"
+        clauses.insert(0, exp_sql)
     where = " AND ".join(clauses) if clauses else "1"
     order_terms, order_args = order_to_sql(order_by)
+    order_sql = ", ".join(order_terms)
+    limit_sql = ""
+    limit_args: list[object] = []
+    if max_results is not None:
+        limit_sql = " LIMIT ?"
+        limit_args = [int(max_results)]
+
+    # sel_sql: the selected runs' primary keys, as a subquery (None: every run in the store)
+    from_sql, from_args = "runs r", []
+    if not filtered and not limit_sql:  # all runs, or all of some experiments (indexed)
+        n = conn.execute(f"SELECT count(*) FROM runs r WHERE {where}").fetchone()[0]
+        if exp_sql is None or n == conn.execute("SELECT count(*) FROM runs").fetchone()[0]:
+            sel_sql, sel_args = None, []
+        else:
+            sel_sql, sel_args = f"SELECT r.run_pk FROM runs r WHERE {where}", []
+    elif _has_json_each(conn):
+        # evaluate the filter, order and limit once; later queries walk the chosen run_pks
+        # in order instead of re-evaluating the filter (subqueries per run) each time
+        selected = conn.execute(
+            f"SELECT r.run_pk FROM runs r WHERE {where} ORDER BY {order_sql}{limit_sql}",
+            [*args, *order_args, *limit_args],
+        ).fetchall()
+        n = len(selected)
+        sel_sql, sel_args = "SELECT value FROM json_each(?)", [json.dumps([r[0] for r in selected])]
+        # CROSS JOIN keeps json_each the outer loop; its key is the position in the list
+        from_sql, from_args = "json_each(?) s CROSS JOIN runs r", sel_args
+        where, args, limit_sql, limit_args = "r.run_pk = s.value", [], "", []
+        order_sql, order_args = "s.key", []
+    else:  # pragma: no cover - SQLite built without JSON
+        if limit_sql:
+            sel_sql = f"SELECT r.run_pk FROM runs r WHERE {where} ORDER BY {order_sql}{limit_sql}"
+            sel_args = [*args, *order_args, *limit_args]
+        else:
+            sel_sql, sel_args = f"SELECT r.run_pk FROM runs r WHERE {where}", list(args)
+        n = conn.execute(f"SELECT count(*) FROM ({sel_sql})", sel_args).fetchone()[0]
+
+    wide: list[tuple[str, str, str]] = []  # (column, table, key)
+    sparse: dict[str, list[str]] = {}  # table -> keys read in long form
+    if n:
+        for prefix, table in _CHILD_TABLES:
+            in_sel = "" if sel_sql is None else f" WHERE run_pk IN ({sel_sql})"
+            for key, count in conn.execute(
+                f"SELECT key, count(*) FROM {table}{in_sel} GROUP BY key", sel_args
+            ).fetchall():
+                if 2 * count >= n and len(wide) < _MAX_WIDE_KEYS:
+                    wide.append((f"{prefix}.{key}", table, key))
+                else:
+                    sparse.setdefault(table, []).append(key)
+
+    # a LEFT JOIN per key is cheaper than a scalar subquery, but SQLite joins at most 64
+    # tables; further dense keys become subqueries
+    joined = wide[:_MAX_JOINS]
+    value_sql = "".join(f", j{i}.value" for i in range(len(joined))) + "".join(
+        f", (SELECT x.value FROM {table} x WHERE x.run_pk = r.run_pk AND x.key = ?)"
+        for _, table, _ in wide[_MAX_JOINS:]
+    )
+    join_sql = "".join(
+        f" LEFT JOIN {table} j{i} ON j{i}.run_pk = r.run_pk AND j{i}.key = ?"
+        for i, (_, table, _) in enumerate(joined)
+    )
     sql = (
         "SELECT r.run_pk, r.run_id, r.parent_run_id, r.name, r.status, r.start_time, "
-        f"r.end_time, r.experiment_id FROM runs r WHERE {where} ORDER BY {', '.join(order_terms)}"
+        f"r.end_time, r.experiment_id{value_sql} FROM {from_sql}{join_sql} WHERE {where} "
+        f"ORDER BY {order_sql}{limit_sql}"
     )
-    all_args = list(args) + order_args
-    if max_results is not None:
-        sql += " LIMIT ?"
-        all_args.append(int(max_results))
-    rows = conn.execute(sql, all_args).fetchall()
-    n = len(rows)
-    pks = [row[0] for row in rows]
-    frame: dict[str, object] = {
-        name: [row[i + 1] for row in rows] for i, name in enumerate(_BASE_COLUMNS)
-    }
-    frame["experiment"] = [exp_names.get(e) for e in frame["experiment"]]
-    for prefix, table in (("params", "params"), ("metrics", "latest_metrics"), ("tags", "tags")):
-        if not n:
-            break
-        if n <= _IN_LIST_LIMIT:
-            data = conn.execute(
-                f"SELECT run_pk, key, value FROM {table} WHERE run_pk IN ({','.join('?' * n)})",
-                pks,
+    rows = conn.execute(
+        sql,
+        [
+            *(key for _, _, key in wide[_MAX_JOINS:]),
+            *from_args,
+            *(key for _, _, key in joined),
+            *args,
+            *order_args,
+            *limit_args,
+        ],
+    ).fetchall()
+    cols = list(zip(*rows)) if rows else [()] * (8 + len(wide))
+    pks = cols[0]
+    frame: dict[str, object] = {name: cols[i + 1] for i, name in enumerate(_BASE_COLUMNS)}
+    get_exp = exp_names.get
+    frame["experiment"] = [get_exp(e) for e in frame["experiment"]]
+    columns: dict[str, object] = {}
+    for i, (column, table, _) in enumerate(wide):
+        values = cols[8 + i]
+        # NULL metric values mean NaN
+        columns[column] = np.array(values, dtype="float64") if table == "latest_metrics" else values
+    for prefix, table in _CHILD_TABLES:
+        keys = sparse.get(table)
+        if not keys:
+            continue
+        in_sel = "" if sel_sql is None else f" AND run_pk IN ({sel_sql})"
+        data: list[tuple] = []
+        for j in range(0, len(keys), 500):  # bound-parameter limits
+            chunk = keys[j : j + 500]
+            data += conn.execute(
+                f"SELECT run_pk, key, value FROM {table} WHERE key IN "
+                f"({','.join('?' * len(chunk))}){in_sel}",
+                [*chunk, *sel_args],
             ).fetchall()
-        elif where == "1":
-            data = conn.execute(f"SELECT run_pk, key, value FROM {table}").fetchall()
-        else:  # many runs: reuse the filter instead of a huge IN list
-            data = conn.execute(
-                f"SELECT x.run_pk, x.key, x.value FROM runs r JOIN {table} x "
-                f"ON x.run_pk = r.run_pk WHERE {where}",
-                args,
-            ).fetchall()
-        columns = _pivot(data, pks, numeric=prefix == "metrics")
-        for key in sorted(columns):
-            frame[f"{prefix}.{key}"] = columns[key]
+        for key, values in _pivot(data, pks, numeric=prefix == "metrics").items():
+            columns[f"{prefix}.{key}"] = values
+    for prefix, _ in _CHILD_TABLES:  # params.*, metrics.*, tags.*, each sorted by key
+        for column in sorted(c for c in columns if c.startswith(prefix + ".")):
+            frame[column] = columns[column]
     df = pd.DataFrame(frame)
     for col in ("start_time", "end_time"):
         df[col] = pd.to_datetime(df[col], unit="ms", utc=True)
     for col in df.columns:
-        if col.startswith("metrics."):  # an all-NaN column would otherwise be object
+        if col.startswith("metrics.") and df[col].dtype != "float64":  # e.g. no rows at all
             df[col] = df[col].astype("float64")
     return df
 
 
-def _pivot(data: list[tuple], pks: list[int], numeric: bool) -> dict[str, list]:
+_json_each: bool | None = None
+
+
+def _has_json_each(conn: sqlite3.Connection) -> bool:
+    """Whether this SQLite has the JSON table-valued functions (built in since 3.38)."""
+    global _json_each
+    if _json_each is None:
+        try:
+            conn.execute("SELECT value FROM json_each('[1]')").fetchall()
+            _json_each = True
+        except sqlite3.OperationalError:  # pragma: no cover
+            _json_each = False
+    return _json_each
+
+
+def _pivot(data: list[tuple], pks, numeric: bool) -> dict[str, list]:
     """Long (run_pk, key, value) rows -> one column (list) per key aligned with ``pks``; NULL
     metric values mean NaN."""
     n = len(pks)
@@ -349,7 +453,7 @@ def _pivot(data: list[tuple], pks: list[int], numeric: bool) -> dict[str, list]:
     cols: dict[str, list] = {}
     for pk, key, value in data:
         i = get(pk)
-        if i is None:  # a run cut by LIMIT
+        if i is None:  # pragma: no cover - the queries select the same runs
             continue
         col = cols.get(key)
         if col is None:

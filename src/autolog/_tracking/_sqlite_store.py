@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from array import array
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TypeVar, Union
 
@@ -110,6 +111,7 @@ MIGRATIONS: list[Union[str, Callable[[sqlite3.Connection], None]]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _LITTLE = sys.byteorder == "little"
+_COL0, _COL1, _COL2, _COL3, _COL4 = (itemgetter(i) for i in range(5))
 
 
 def _pack(typecode: str, values) -> bytes:
@@ -233,7 +235,12 @@ class SQLiteStore(Store):
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         if self.root is not None:
             _retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
+            # NORMAL in WAL mode: a commit survives the process being killed (only an OS
+            # crash / power cut may lose the last commits), without an fsync per commit
             conn.execute("PRAGMA synchronous = NORMAL")
+            # search_runs reads a run's params/metrics/tags by key lookups; keep the pages of a
+            # few tens of thousands of runs cached between calls (allocated only as used)
+            conn.execute("PRAGMA cache_size = -32768")
         conn.execute("PRAGMA case_sensitive_like = ON")
         self._migrate(conn)
         return conn
@@ -374,7 +381,9 @@ class SQLiteStore(Store):
                     "status, start_time) VALUES (?, ?, ?, ?, ?, ?)",
                     b.runs,
                 )
-            needed = {row[0] for rows in (b.params, b.tags, b.metrics, b.ends) for row in rows}
+            needed = set(map(_COL0, b.metrics))
+            for rows in (b.params, b.tags, b.ends):
+                needed.update(map(_COL0, rows))
             self._resolve_pks(needed, fresh)
             pks = self._pk_cache
             unknown: set[str] = set()
@@ -421,27 +430,53 @@ class SQLiteStore(Store):
 
     @staticmethod
     def _write_metrics(conn: sqlite3.Connection, metrics: list[tuple], pk_of) -> None:
-        groups: dict[tuple[str, str], list[tuple]] = {}
-        get = groups.get
-        for point in metrics:
-            ident = (point[0], point[1])
-            group = get(ident)
-            if group is None:
-                groups[ident] = group = []
-            group.append(point)
+        # columns by itemgetter maps (C loops; zip(*metrics) would make an iterator per point)
+        run_ids = list(map(_COL0, metrics))
+        keys = list(map(_COL1, metrics))
+        first_run, first_key = run_ids[0], keys[0]
+        n = len(metrics)
+        if run_ids.count(first_run) == n and keys.count(first_key) == n:
+            # one series (a training loop's usual batch)
+            groups: dict[tuple[str, str], tuple] = {
+                (first_run, first_key): (
+                    list(map(_COL2, metrics)),
+                    list(map(_COL3, metrics)),
+                    list(map(_COL4, metrics)),
+                )
+            }
+        else:
+            by_ident: dict[tuple[str, str], list[tuple]] = {}
+            get = by_ident.get
+            for point in metrics:
+                ident = (point[0], point[1])
+                group = get(ident)
+                if group is None:
+                    by_ident[ident] = group = []
+                group.append(point)
+            groups = {
+                ident: (
+                    list(map(_COL2, points)),
+                    list(map(_COL3, points)),
+                    list(map(_COL4, points)),
+                )
+                for ident, points in by_ident.items()
+            }
         chunks = []
         latest = []
-        for (run_id, key), points in groups.items():
+        for (run_id, key), (vals, steps, stamps) in groups.items():
             pk = pk_of(run_id)
             if pk is None:
                 continue
-            _, _, vals, steps, stamps = zip(*points)
             chunks.append(
-                (pk, key, len(points), _pack("q", steps), _pack("q", stamps), _pack("d", vals))
+                (pk, key, len(steps), _pack("q", steps), _pack("q", stamps), _pack("d", vals))
             )
             top = max(steps)
-            if steps.count(top) == 1:
+            at_top = steps.count(top)
+            if at_top == 1:
                 i = steps.index(top)
+            elif at_top == len(steps):  # e.g. every point logged without a step
+                last = max(stamps)
+                i = len(stamps) - 1 - stamps[::-1].index(last)
             else:  # same step several times: latest timestamp, then last logged
                 i = max(
                     (j for j in range(len(steps)) if steps[j] == top),
