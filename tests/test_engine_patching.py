@@ -576,3 +576,139 @@ def test_public_plugin_api_names():
     assert api.Call is _patching.Call and api.Session.__name__ == "Session"
     with pytest.raises(AttributeError):
         api.nope  # noqa: B018
+
+
+# ---------------------------------------------------------------- regressions (review)
+
+
+def test_user_stop_iteration_reaches_caller_unchanged(fakeml, patchers, recwarn):
+    # PEP 479 turns a StopIteration thrown into a generator hook into RuntimeError: the
+    # user's own StopIteration (an exhausted data iterator) must still come out as itself
+    events = []
+    patchers().wrap(fakeml.Boom, "fit", recorder(events))
+    error = StopIteration("no more batches")
+    with pytest.raises(StopIteration) as caught:
+        fakeml.Boom(error).fit([1])
+    assert caught.value is error
+    assert events[-1] == ("hook", "raised", error)
+    assert not [w for w in recwarn if issubclass(w.category, AutologWarning)]
+
+
+def test_user_stop_iteration_through_a_session_marks_run_failed(fakeml, patchers):
+    import autolog
+    from autolog.testing import logged_runs
+
+    def hook(call):
+        with call.session():
+            yield
+
+    patchers().wrap(fakeml.Boom, "fit", hook)
+    error = StopIteration()
+    with pytest.raises(StopIteration) as caught:
+        fakeml.Boom(error).fit([1])
+    assert caught.value is error and autolog.active_run() is None
+    assert [r.status for r in logged_runs()] == ["FAILED"]
+
+
+def test_strict_mode_catches_a_hook_that_mutates_the_users_list(fakeml, patchers):
+    # MLflow defect 2 (callbacks appended to the user's own list): strict mode -- the test
+    # suites of every integration -- fails the hook that does it
+    def appends_in_place(call):
+        callbacks = call.get_argument("callbacks")
+        callbacks.append(lambda epoch: None)
+        yield
+
+    patchers("inplace").wrap(fakeml.Linear, "fit", appends_in_place)
+    with pytest.raises(_patching.HookProtocolError, match="inplace.*callbacks"):
+        fakeml.Linear().fit([1], callbacks=[])
+    with pytest.raises(_patching.HookProtocolError):
+        fakeml.Linear().fit([1], None, [])  # given positionally
+
+
+def test_strict_mode_accepts_hooks_that_copy_and_originals_that_mutate(fakeml, patchers):
+    seen = []
+
+    def copies(call):
+        call.set_argument("callbacks", [*call.get_argument("callbacks"), seen.append])
+        yield
+
+    def consumes(X, y=None, callbacks=None, epochs=1):
+        for callback in callbacks:
+            callback(1)
+        X.clear()  # the user's own code may change its own objects
+        return X
+
+    fakeml.models.consume = consumes
+    patchers().wrap(fakeml.models, "consume", copies)
+    user_data, user_callbacks = [1], [print]
+    assert fakeml.models.consume(user_data, None, user_callbacks) is user_data
+    assert user_data == [] and user_callbacks == [print] and seen == [1]
+
+
+def test_warnings_as_errors_never_break_the_users_call(fakeml, patchers, lenient_mode, caplog):
+    # `python -W error` / pytest's filterwarnings=error must not turn our bug into the user's
+    import warnings
+
+    calls = []
+    patchers("before").wrap(fakeml.Linear, "fit", failing_before)
+    patchers("after").wrap(fakeml.models, "score", failing_after)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = fakeml.Linear()
+        fit = fakeml.Linear.__dict__["fit"].__wrapped__
+
+        class Counting(fakeml.Linear):
+            def fit(self, X, y=None, callbacks=None, epochs=1):
+                calls.append(1)
+                return fit(self, X, y, callbacks, epochs)
+
+        patchers("counting").wrap(Counting, "fit", failing_before)
+        assert Counting().fit([2]).coef_ == 2.0 and calls == [1]
+        assert est.fit([3]) is est
+        assert fakeml.models.score([1], [2]) == 1.0
+    assert "hook bug" in caplog.text  # still reported, through logging
+
+
+def test_set_argument_rejects_star_parameters(fakeml, patchers):
+    errors = []
+
+    def hook(call):
+        for name in ("args", "kwargs"):
+            try:
+                call.set_argument(name, ())
+            except TypeError as exc:
+                errors.append(name)
+        yield
+
+    def star(a, *args, **kwargs):
+        return a, args, kwargs
+
+    fakeml.models.star = star
+    patchers().wrap(fakeml.models, "star", hook)
+    assert fakeml.models.star(1, 2, 3, k=4) == (1, (2, 3), {"k": 4})
+    assert errors == ["args", "kwargs"]
+
+
+def test_interrupt_inside_a_hook_leaves_no_run_open(fakeml, patchers):
+    # Ctrl-C while a later hook prepares: the earlier hook's session must still end its run
+    import autolog
+    from autolog.testing import logged_runs
+
+    def opens_run(call):
+        with call.session():
+            yield
+
+    def interrupted(call):
+        raise KeyboardInterrupt
+        yield  # pragma: no cover
+
+    patchers("first").wrap(fakeml.Linear, "fit", opens_run)
+    patchers("second").wrap(fakeml.Linear, "fit", interrupted)
+    try:
+        fakeml.Linear().fit([1])
+    except KeyboardInterrupt:
+        active = autolog.active_run()  # the interrupt (and its traceback) still alive here
+    else:  # pragma: no cover
+        pytest.fail("KeyboardInterrupt swallowed")
+    assert active is None
+    assert [r.status for r in logged_runs()] == ["FINISHED"]

@@ -13,7 +13,7 @@ import pytest
 import autolog
 from autolog import _registry
 from autolog._errors import AutologWarning, ConfigError
-from autolog.integration import register
+from autolog.integration import Integration, register
 from autolog.testing import is_patched, logged_runs
 
 FAKES = Path(__file__).parent / "fakes"
@@ -320,3 +320,193 @@ def test_import_hook_leaves_unwatched_modules_alone():
     register(fakeml_autolog.FakeIntegration)
     autolog.autolog()
     assert _importhook.is_watched("fakeml") and not _importhook.is_watched("json")
+
+
+# ---------------------------------------------------------------- imports from several threads
+
+
+def _start_slow_import():
+    import importlib
+    import threading
+
+    sys.modules.pop("fakeslow", None)
+    fakeml_autolog.SLOW_IMPORT_STARTED.clear()
+    fakeml_autolog.SLOW_IMPORT_GATE.clear()
+    errors = []
+
+    def target():
+        try:
+            importlib.import_module("fakeslow")
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    assert fakeml_autolog.SLOW_IMPORT_STARTED.wait(10)  # fakeslow is in sys.modules, half run
+    return thread, errors
+
+
+def _finish_slow_import(thread, errors):
+    from autolog import _importhook
+
+    fakeml_autolog.SLOW_IMPORT_GATE.set()
+    thread.join(30)
+    assert not thread.is_alive() and not errors
+    _importhook.join_waiters()
+
+
+@pytest.fixture
+def forget_fakeslow():
+    yield
+    fakeml_autolog.SLOW_IMPORT_GATE.set()
+    sys.modules.pop("fakeslow", None)
+
+
+def test_autolog_while_another_thread_is_importing_the_framework(forget_fakeslow):
+    # enabling must neither patch the half-imported module nor block on the other import
+    # (it used to install from the partial module: AttributeError, or a 30 s stall when the
+    # install imported the framework), and the framework is patched once its import completes
+    register(fakeml_autolog.SlowIntegration)
+    thread, errors = _start_slow_import()
+    try:
+        autolog.autolog()
+    finally:
+        _finish_slow_import(thread, errors)
+    import fakeslow
+
+    assert is_patched(fakeslow.Model, "fit")
+    fakeslow.Model().fit([1, 2])
+    (run,) = logged_runs()
+    assert run.params == {"n": "2"}
+
+
+def test_lazy_submodule_half_imported_by_another_thread(forget_fakeslow):
+    # install() asks for a module another thread is importing: patch it once it is complete
+    register(fakeml_autolog.LazySubmoduleIntegration)
+    thread, errors = _start_slow_import()
+    try:
+        autolog.autolog()
+        import fakeml  # noqa: F401  (installs fakelazy: on_import("fakeslow") mid-import)
+    finally:
+        _finish_slow_import(thread, errors)
+    import fakeslow
+
+    assert is_patched(fakeslow.Model, "fit")
+
+
+def test_framework_imported_from_many_threads_at_once():
+    import threading
+
+    register(fakeml_autolog.FakeIntegration)
+    autolog.autolog()
+    n = 8
+    barrier = threading.Barrier(n)
+    errors = []
+
+    def work(i):
+        try:
+            barrier.wait(10)
+            if i % 2:
+                autolog.autolog()  # enabling again from another thread changes nothing
+            import fakeml
+            from fakeml.models import Linear
+
+            assert Linear is fakeml.Linear
+            Linear(worker=i).fit([i])
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    import fakeml
+
+    assert len(fakeml.Linear.__dict__["fit"]._self_slot.handlers) == 1
+    runs = logged_runs()
+    assert sorted(int(r.params["worker"]) for r in runs) == list(range(n))
+    assert all(r.status == "FINISHED" for r in runs)
+
+
+def test_version_warning_once_per_process(tmp_path, monkeypatch):
+    # MLflow defect 11: the unsupported-version warning came back in every notebook cell
+    import warnings
+
+    _fake_dist(tmp_path, "fakeml-dist", "1.5")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import fakeml  # noqa: F401
+
+    register(fakeml_autolog.VersionedIntegration)
+    with pytest.warns(AutologWarning, match="not supported"):
+        autolog.autolog()
+    with warnings.catch_warnings(record=True) as later:
+        warnings.simplefilter("always")
+        autolog.autolog()  # the cell run again
+        autolog.disable()
+        autolog.autolog(log_models=False)
+        register(fakeml_autolog.VersionedIntegration)  # the registering cell run again too
+        autolog.autolog()
+        _forget_fakeml()
+        import fakeml  # noqa: F401,F811  (a re-import fires the hook again)
+    assert not [w for w in later if issubclass(w.category, AutologWarning)]
+    assert autolog.status().by_name("fakever").state == "unsupported"
+
+
+def test_import_while_registry_is_busy_is_patched_later(monkeypatch):
+    # the post-import hook used to wait 30 s for a busy registry and then skip patching for
+    # good; now the import goes on and the install follows once the registry is free
+    import importlib
+    import threading
+
+    from autolog import _importhook
+
+    register(fakeml_autolog.FakeIntegration)
+    autolog.autolog()
+    monkeypatch.setattr(_registry, "_BUSY_TIMEOUT", 0.05)
+    imported = []
+    with _registry._lock:  # e.g. another thread's install waiting for this very import
+        thread = threading.Thread(target=lambda: imported.append(importlib.import_module("fakeml")))
+        thread.start()
+        thread.join(30)
+        assert imported and not thread.is_alive()  # the user's import was not held up
+    _importhook.join_waiters()
+    assert is_patched(imported[0].Linear, "fit")
+    assert autolog.status().by_name("fakeml").state == "active"
+
+
+def test_on_import_of_the_module_being_imported_by_this_thread_applies_at_once():
+    # install() runs inside the trigger's import; asking for that same module must patch it
+    # before the user's `import` returns (not later from a helper thread)
+    import fakeml_autolog as fa
+
+    class SelfTrigger(Integration):
+        name = "selftrigger"
+        modules = ("fakeml",)
+
+        def install(self, patcher):
+            patcher.on_import("fakeml", lambda module: patcher.wrap(module.Linear, "fit", fa._slow_fit_hook))
+
+    register(SelfTrigger)
+    autolog.autolog()
+    import fakeml
+
+    assert is_patched(fakeml.Linear, "fit")  # no join_waiters(): synchronous
+
+
+def test_autolog_again_while_a_watched_import_runs_in_another_thread(forget_fakeslow):
+    # the import goes through our loader (enabled before it started): it installs on its
+    # own when done, exactly once; enabling again meanwhile neither installs early nor twice
+    register(fakeml_autolog.SlowIntegration)
+    autolog.autolog()
+    thread, errors = _start_slow_import()
+    try:
+        autolog.autolog(log_models=False)
+        assert autolog.status().by_name("fakeslow").state == "pending"
+    finally:
+        _finish_slow_import(thread, errors)
+    import fakeslow
+
+    assert is_patched(fakeslow.Model, "fit")
+    assert len(fakeslow.Model.__dict__["fit"]._self_slot.handlers) == 1

@@ -314,3 +314,60 @@ def test_nested_hook_without_active_run_creates_no_run(fakeml):
     with autolog.start_run() as run:
         fakeml.models.score([1], [2])
     assert len(logged_runs()) == 2 and autolog.get_run(run.id).metrics == {"score": 1.0}
+
+
+# ---------------------------------------------------------------- peer lessons (MLflow defects)
+
+
+def test_one_bad_param_never_loses_the_batch(fakeml, lenient_mode):
+    # MLflow defect 3: one rejected key made the whole batch fail; here only that key is lost
+    with pytest.warns(AutologWarning):
+        fakeml.Linear(**{"alpha": 1, "bad key\n": 2, "beta": 3}).fit([2])
+    (run,) = logged_runs()
+    assert run.params == {"alpha": "1", "beta": "3"}
+    assert run.metrics == {"coef": 2.0}
+
+
+def test_conflicting_param_keeps_whole_batch_and_both_fits_metrics(fakeml):
+    # MLflow defect 3: a param conflicting with the user's lost every autologged param, and a
+    # second fit's metrics overwrote the first's
+    with autolog.start_run() as run:
+        run.log_params({"alpha": "user"})
+        fakeml.Linear(alpha=1, beta=2, gamma=3).fit([1])
+        fakeml.Linear(alpha=1, beta=2, gamma=4).fit([5])
+    params = autolog.get_run(run.id).params
+    fits = fits_of(run)
+    first, second = fits[0]["suffix"], fits[1]["suffix"]
+    assert params == {"alpha": "user", f"alpha_{first}": "1", "beta": "2", "gamma": "3",
+                      f"alpha_{second}": "1", f"gamma_{second}": "4"}
+    assert [v for _, _, v in run.metric_history("coef")] == [1.0, 5.0]
+
+
+def test_long_param_values_are_kept_whole(fakeml):
+    # MLflow defect 10: a param over 500 characters lost the whole run
+    long_value = "x" * 6000
+    fakeml.Linear(alpha=1, description=long_value).fit([1])
+    (run,) = logged_runs()
+    assert run.params == {"alpha": "1", "description": long_value}
+    assert run.status == "FINISHED" and run.metrics == {"coef": 1.0}
+
+
+def test_one_bad_metric_never_loses_the_batch(fakeml, lenient_mode):
+    class Metrics(Integration):
+        name = "badmetric"
+        modules = ("fakeml",)
+
+        def install(self, patcher):
+            patcher.wrap(fakeml.Pipeline, "fit", self.hook)
+
+        def hook(self, call):
+            with call.session() as s:
+                yield
+                s.log_metrics({"good": 1.0, "bad": "not a number", "also_good": 2})
+
+    autolog.disable("fakeml")
+    register(Metrics)
+    with pytest.warns(AutologWarning, match="real number"):
+        fakeml.Pipeline([]).fit([1])
+    (run,) = logged_runs()
+    assert run.metrics == {"good": 1.0, "also_good": 2.0}

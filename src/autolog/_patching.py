@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextvars
 import functools
 import importlib
-import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterable
@@ -84,33 +83,30 @@ def report(owner: Owner, exc: BaseException, context: str) -> BaseException | No
 
     Strict mode: returns ``exc`` (the caller raises it once it has cleaned up). Otherwise
     logs it at debug level and emits one AutologWarning per integration (none when the
-    integration's ``silent`` option is on); returns None. Never raises by itself, unless
-    warnings are configured as errors.
+    integration's ``silent`` option is on); returns None. Never raises, not even when
+    warnings are turned into errors (the warning then goes to the ``autolog`` logger).
     """
     if is_strict():
         return exc
     import logging  # error path only
 
-    logging.getLogger("autolog").debug("%s integration failed %s", owner.name, context, exc_info=exc)
-    if owner.warned:
-        return None
-    owner.warned = True
+    logger = logging.getLogger("autolog")
+    logger.debug("%s integration failed %s", owner.name, context, exc_info=exc)
+    with _lock:
+        if owner.warned:
+            return None
+        owner.warned = True
     if owner.config.get("silent"):
         return None
-    warnings.warn(
-        AutologWarning(
-            f"autolog: the {owner.name} integration failed {context}: "
-            f"{type(exc).__name__}: {exc}. Your code was not affected. Further errors of this "
-            f"integration are not shown (AUTOLOG_STRICT=1 raises them)."
-        ),
-        stacklevel=4,  # report <- _invoke <- dispatch <- the user's call (C frames not counted)
-    )
+    message = (f"autolog: the {owner.name} integration failed {context}: "
+               f"{type(exc).__name__}: {exc}. Your code was not affected. Further errors of this "
+               f"integration are not shown (AUTOLOG_STRICT=1 raises them).")
+    try:
+        # report <- _invoke <- dispatch <- the user's call (C frames not counted)
+        warnings.warn(AutologWarning(message), stacklevel=4)
+    except Exception:  # warnings configured as errors: our bug must still not reach the user
+        logger.warning("%s", message)
     return None
-
-
-def _raise_first(errors: list[BaseException]) -> None:
-    if errors:
-        raise errors[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -130,7 +126,7 @@ class Call:
     """
 
     __slots__ = ("_owner", "_slot", "_wrapped", "instance", "args", "kwargs", "nested",
-                 "result", "exception", "_bound_key", "_bound")
+                 "result", "exception", "_sig")
 
     def __init__(self, owner: Owner, slot: _Slot, wrapped: Any, instance: Any,
                  args: tuple[Any, ...], kwargs: dict[str, Any], nested: bool) -> None:
@@ -143,8 +139,7 @@ class Call:
         self.nested = nested
         self.result: Any = None
         self.exception: BaseException | None = None
-        self._bound_key: Any = None
-        self._bound: Any = None
+        self._sig: Any = None
 
     @property
     def integration(self) -> str:
@@ -166,15 +161,12 @@ class Call:
         """The class or module whose attribute was patched."""
         return self._slot.owner
 
-    def _binding(self) -> Any:
-        key = (self.args, self.kwargs)
-        if self._bound_key is None or self._bound_key[0] is not key[0] or self._bound_key[1] is not key[1]:
+    def _signature(self) -> Any:
+        if self._sig is None:
             import inspect
 
-            bound = inspect.signature(self._wrapped).bind(*self.args, **self.kwargs)
-            self._bound = bound
-            self._bound_key = key
-        return self._bound
+            self._sig = inspect.signature(self._wrapped)
+        return self._sig
 
     @property
     def arguments(self) -> dict[str, Any]:
@@ -184,10 +176,7 @@ class Call:
         their own names as a tuple / dict. Raises TypeError if the arguments do not fit the
         signature (the original would raise too).
         """
-        import copy
-
-        bound = copy.copy(self._binding())
-        bound.arguments = dict(bound.arguments)
+        bound = self._signature().bind(*self.args, **self.kwargs)
         bound.apply_defaults()
         return dict(bound.arguments)
 
@@ -203,11 +192,12 @@ class Call:
         user's containers (pass a *copy* of a user list with your additions). Raises
         TypeError if ``name`` is not a parameter and the function takes no ``**kwargs``.
         """
-        bound = self._binding()
-        params = bound.signature.parameters
+        params = self._signature().parameters
         names = list(params)
         if name in params:
             kind = params[name].kind
+            if kind in (kind.VAR_POSITIONAL, kind.VAR_KEYWORD):
+                raise TypeError(f"cannot set the *{name} / **{name} parameter; set single arguments")
             index = names.index(name)
             if kind in (kind.POSITIONAL_ONLY, kind.POSITIONAL_OR_KEYWORD) and index < len(self.args):
                 args = list(self.args)
@@ -260,6 +250,8 @@ def _invoke(slot: _Slot, handlers: tuple[_Handler, ...], wrapped: Any, instance:
     nested = parent is not None
     started: list[tuple[_Handler, Call, Any]] = []
     token = None
+    # strict mode (every test suite): prove that no hook changed the user's containers in place
+    user_containers = _snapshot_containers(args, kwargs) if is_strict() else None
     try:
         for handler in handlers:
             call = Call(handler.owner, slot, wrapped, instance, args, kwargs, nested)
@@ -272,7 +264,6 @@ def _invoke(slot: _Slot, handlers: tuple[_Handler, ...], wrapped: Any, instance:
             except Exception as exc:  # our bug: the original still runs, with the user's args
                 err = report(handler.owner, exc, f"before {slot.attr}() ran")
                 if err is not None:
-                    _close_all(started)
                     raise err
                 continue
             new_args, new_kwargs = call.args, call.kwargs
@@ -281,11 +272,12 @@ def _invoke(slot: _Slot, handlers: tuple[_Handler, ...], wrapped: Any, instance:
                 err = report(handler.owner, HookProtocolError("call.args must be a tuple and call.kwargs a dict"),
                              f"before {slot.attr}() ran")
                 if err is not None:
-                    _close_all(started)
                     raise err
                 continue
             args, kwargs = new_args, new_kwargs
             started.append((handler, call, gen))
+        if user_containers:
+            _check_containers(user_containers, handlers, slot)
         if not started:
             # every hook opted out: this call is not autologged, so calls inside it may be
             if token is not None:
@@ -318,15 +310,23 @@ def _invoke(slot: _Slot, handlers: tuple[_Handler, ...], wrapped: Any, instance:
                              f"after {slot.attr}() returned")
             if err is not None:
                 errors.append(err)
-        _raise_first(errors)
+        if errors:
+            raise errors[0]
         return result
     finally:
+        # a hook left suspended (KeyboardInterrupt in another hook...) is closed now, so its
+        # session ends the run instead of leaving it active until garbage collection
+        _close_all(started)
         if token is not None:
             _CURRENT.reset(token)
 
 
 def _unwind(started: list[tuple[_Handler, Call, Any]], exc: BaseException) -> list[BaseException]:
-    """Throw the original's exception into each running hook; collect strict-mode errors."""
+    """Throw the original's exception into each running hook; collect strict-mode errors.
+
+    Every hook is unwound even if one of them raises a BaseException of its own (that one is
+    returned first, so it wins over the original's exception, like any exception in a finally).
+    """
     errors: list[BaseException] = []
     for handler, call, gen in reversed(started):
         call.exception = exc
@@ -335,10 +335,12 @@ def _unwind(started: list[tuple[_Handler, Call, Any]], exc: BaseException) -> li
         except StopIteration:
             continue
         except BaseException as other:
-            if other is exc:
-                continue
+            if other is exc or (other.__cause__ is exc and isinstance(exc, StopIteration)
+                                and isinstance(other, RuntimeError)):
+                continue  # the original's exception came back out (PEP 479 wraps StopIteration)
             if not isinstance(other, Exception):
-                raise
+                errors.insert(0, other)  # KeyboardInterrupt in a hook: never swallowed
+                continue
             err = report(handler.owner, other, "while handling the exception of the original")
         else:
             gen.close()
@@ -347,6 +349,35 @@ def _unwind(started: list[tuple[_Handler, Call, Any]], exc: BaseException) -> li
         if err is not None:
             errors.append(err)
     return errors
+
+
+_CONTAINERS = (list, dict, set, bytearray)
+
+
+def _snapshot_containers(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    found = [(f"argument {i}", value) for i, value in enumerate(args)]
+    found += [(f"argument {name!r}", value) for name, value in kwargs.items()]
+    return [(label, value, value.copy()) for label, value in found if type(value) in _CONTAINERS]
+
+
+def _unchanged(value: Any, before: Any) -> bool:
+    if len(value) != len(before):
+        return False
+    if isinstance(value, dict):
+        return all(k in before and before[k] is v for k, v in value.items())
+    if isinstance(value, list):
+        return all(a is b for a, b in zip(value, before))
+    return value == before
+
+
+def _check_containers(snapshot: list[tuple[str, Any, Any]], handlers: tuple[_Handler, ...],
+                      slot: _Slot) -> None:
+    for label, value, before in snapshot:
+        if not _unchanged(value, before):
+            names = ", ".join(dict.fromkeys(h.owner.name for h in handlers))
+            raise HookProtocolError(
+                f"hook of {names} changed the user's {label} of {slot.attr}() in place; "
+                f"pass a copy instead, e.g. call.set_argument(name, [*old, new])")
 
 
 def _close_all(started: list[tuple[_Handler, Call, Any]]) -> None:
@@ -433,10 +464,6 @@ class AutologWrapper(wrapt.FunctionWrapper):
         return self
 
 
-def _own_dict(owner: Any) -> Any:
-    return owner.__dict__
-
-
 def _is_ours_below(value: Any, wrapper: Any) -> bool:
     """Whether ``wrapper`` is reachable from ``value`` through ``__wrapped__`` links."""
     for _ in range(100):
@@ -461,7 +488,7 @@ class _Slot:
         self.handlers: tuple[_Handler, ...] = ()
         self.nested_handlers: tuple[_Handler, ...] = ()
         self.dispatch = _make_dispatch(self)
-        own = _own_dict(owner)
+        own = vars(owner)
         if attr in own:
             self.original, self.owned = own[attr], True
         elif isinstance(owner, ModuleType):
@@ -483,7 +510,7 @@ class _Slot:
         setattr(owner, attr, self.wrapper)
 
     def reachable(self) -> bool:
-        current = _own_dict(self.owner).get(self.attr, _MISSING)
+        current = vars(self.owner).get(self.attr, _MISSING)
         return current is self.wrapper or (current is not _MISSING and _is_ours_below(current, self.wrapper))
 
     def add(self, handler: _Handler) -> bool:
@@ -504,7 +531,7 @@ class _Slot:
         self.handlers = handlers
 
     def _revert(self) -> None:
-        own = _own_dict(self.owner)
+        own = vars(self.owner)
         if own.get(self.attr, _MISSING) is not self.wrapper:
             return  # someone wrapped or replaced ours: stay in place, inert
         if self.owned:
@@ -684,8 +711,10 @@ class Patcher:
 
     def on_import(self, module_name: str, fn: Callable[[ModuleType], None]) -> None:
         """Call ``fn(module)`` now if ``module_name`` is imported, else right after its import
-        (and again after each re-import), until revert. Errors in ``fn`` are reported like
-        hook errors; they never break the user's import (strict mode: raised)."""
+        (and again after each re-import), until revert. A module another thread is still
+        importing is handed over once its import completes, never half initialised. Errors in
+        ``fn`` are reported like hook errors; they never break the user's import (strict mode:
+        raised)."""
         self._check_live()
 
         def on_module(module: ModuleType) -> None:
@@ -701,7 +730,7 @@ class Patcher:
         with _lock:
             _importhook.watch(module_name, on_module)
             self._imports.append((module_name, on_module))
-        module = sys.modules.get(module_name)
+        module = _importhook.ready(module_name, on_module)  # None while another thread imports it
         if module is not None:
             on_module(module)
 

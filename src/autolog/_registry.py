@@ -40,6 +40,7 @@ __all__ = ["autolog", "disable", "register", "status"]
 ENTRY_POINT_GROUP = "autolog.integrations"
 
 _lock = RLock()  # _thread: `threading` costs ~2 ms to import
+_BUSY_TIMEOUT = 10.0  # seconds a post-import hook waits for the registry before deferring
 
 
 class _State:
@@ -94,7 +95,12 @@ def _warn(state: _State, message: str) -> None:
         return
     import warnings
 
-    warnings.warn(AutologWarning(f"autolog: {message}"), stacklevel=4)
+    try:
+        warnings.warn(AutologWarning(f"autolog: {message}"), stacklevel=4)
+    except Exception:  # warnings turned into errors: never fail autolog() or an import for it
+        import logging
+
+        logging.getLogger("autolog").warning("autolog: %s", message)
 
 
 def _report(state: _State, exc: BaseException, context: str) -> None:
@@ -219,7 +225,10 @@ def register(cls: type) -> None:
             _turn_off(old)
         state = _State(name, "registered", cls, tuple(cls.modules), _distribution(cls))
         if old is not None:
+            # a notebook cell run again: keep the options and the once-per-process warnings
             state.given = old.given
+            state.version_warned = old.version_warned
+            state.owner = old.owner
         _states[name] = state
         _apply()
 
@@ -344,7 +353,7 @@ def _check_all(new_global: dict[str, Any], per: dict[str, dict[str, Any]]) -> No
     check_combination("autolog()", resolve(new_global, {}, {}))
     for state in _states.values():
         options = {**state.given, **per.get(state.name, {})}
-        defaults = dict(getattr(state.cls, "options", {}) or {}) if state.cls is not None else {}
+        defaults = _loaded_defaults(state)
         if options or defaults:
             check_combination(f"autolog({state.name}=...)", resolve(new_global, defaults, options))
 
@@ -360,9 +369,13 @@ def _commit(new_global: dict[str, Any], per: dict[str, dict[str, Any]], *, on: b
     _apply()
 
 
+def _loaded_defaults(state: _State) -> dict[str, Any]:
+    """The integration's own option defaults, if its class is loaded (never loads it)."""
+    return dict(getattr(state.cls, "options", None) or {})
+
+
 def _resolve_config(state: _State) -> Config:
-    defaults = dict(getattr(state.cls, "options", {}) or {}) if state.cls is not None else {}
-    return resolve(_global_given, defaults, state.given)
+    return resolve(_global_given, _loaded_defaults(state), state.given)
 
 
 def _apply() -> None:
@@ -392,8 +405,10 @@ def _turn_on(state: _State) -> None:
         _importhook.watch(module_name, _on_import)
     if not state.installed:
         for module_name in state.modules or ():
-            if module_name in sys.modules:
-                _install(state, sys.modules[module_name])
+            # a module another thread is still importing is installed when its import is done
+            module = _importhook.ready(module_name, _on_import)
+            if module is not None:
+                _install(state, module)
                 break
 
 
@@ -409,14 +424,31 @@ def _turn_off(state: _State) -> None:
 def _on_import(module: ModuleType) -> None:
     """Post-import hook: install the integrations this module triggers. Never raises into
     the user's import except in strict mode."""
-    # another thread may hold the lock while it waits for this very import (it installs an
-    # integration that imports this module): give up rather than deadlock the user's import
-    if not _lock.acquire(timeout=30):
+    # another thread may hold the lock while it waits for this very import (its install
+    # imports this module): never deadlock the user's import -- let it finish and install
+    # from a helper thread once the registry is free
+    if not _lock.acquire(timeout=_BUSY_TIMEOUT):
+        _importhook.spawn(_install_later, module)
+        return
+    try:
+        _install_triggered(module)
+    finally:
+        _lock.release()
+
+
+def _install_later(module: ModuleType) -> None:
+    try:
+        with _lock:
+            if sys.modules.get(module.__name__) is module:
+                _install_triggered(module)
+    except Exception:  # a helper thread: nobody to raise to (the error is in status())
         import logging
 
-        logging.getLogger("autolog").warning("autolog: skipped patching %s (registry busy)",
-                                             module.__name__)
-        return
+        logging.getLogger("autolog").warning("autolog: patching %s failed", module.__name__,
+                                             exc_info=True)
+
+
+def _install_triggered(module: ModuleType) -> None:
     try:
         for state in list(_states.values()):
             if not state.enabled or state.installing or module.__name__ not in (state.modules or ()):
@@ -435,8 +467,6 @@ def _on_import(module: ModuleType) -> None:
         import logging
 
         logging.getLogger("autolog").debug("post-import hook failed", exc_info=exc)
-    finally:
-        _lock.release()
 
 
 def _install(state: _State, trigger: ModuleType | None = None) -> None:

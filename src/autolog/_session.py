@@ -168,13 +168,32 @@ class Session:
                 raise err
             return None
 
+    def _log_batch(self, what: str, fn: Callable[..., Any], items: Mapping[str, Any],
+                   **kwargs: Any) -> dict[str, str]:
+        # a store validates a batch before writing any of it: when one entry is rejected,
+        # log the others one by one so that only the bad entry is lost
+        try:
+            return fn(items, **kwargs) or {}
+        except Exception as exc:
+            err = report(self._call._owner, exc, f"to {what}")
+            if err is not None:
+                raise err
+        done: dict[str, str] = {}
+        for key, value in dict(items).items():
+            try:
+                done.update(fn({key: value}, **kwargs) or {})
+            except Exception as exc:
+                report(self._call._owner, exc, f"to {what}")  # not strict here: reported above
+        return done
+
     def log_params(self, params: Mapping[str, Any]) -> dict[str, str]:
         """Log params; a key holding a different value is stored as ``<key>_<suffix>``
-        (recorded in ``renamed`` and fits.json). Returns the renamed keys."""
+        (recorded in ``renamed`` and fits.json). Returns the renamed keys. A rejected key
+        (invalid name) is reported and the rest of the batch is still logged."""
         if self.run is None or not params:
             return {}
-        renamed = self._guard("log params", self.run.log_params, params, on_conflict="rename",
-                              suffix=self.suffix) or {}
+        renamed = self._log_batch("log params", self.run.log_params, params, on_conflict="rename",
+                                  suffix=self.suffix)
         self.renamed["params"].update(renamed)
         return renamed
 
@@ -182,16 +201,17 @@ class Session:
         """Set tags with the same rename-on-conflict rule as :meth:`log_params`."""
         if self.run is None or not tags:
             return {}
-        renamed = self._guard("set tags", self.run.set_tags, tags, on_conflict="rename",
-                              suffix=self.suffix) or {}
+        renamed = self._log_batch("set tags", self.run.set_tags, tags, on_conflict="rename",
+                                  suffix=self.suffix)
         self.renamed["tags"].update(renamed)
         return renamed
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
-        """Log metric values (history is kept; values that are not numbers are reported)."""
+        """Log metric values (history is kept). A value that is not a number, or a bad key,
+        is reported and the rest of the batch is still logged."""
         if self.run is None or not metrics:
             return
-        self._guard("log metrics", self.run.log_metrics, metrics, step=step)
+        self._log_batch("log metrics", self.run.log_metrics, metrics, step=step)
 
     def log_model(self, model: Any, artifact_path: str = "model", *, signature: Any = None,
                   input_example: Any = None) -> str | None:

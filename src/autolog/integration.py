@@ -27,15 +27,16 @@ Register third-party integrations under the entry-point group ``autolog.integrat
 Hook protocol. ``hook(call)`` is a generator function with exactly one ``yield``:
 
 * before the ``yield`` it may replace ``call.args`` / ``call.kwargs`` (or use
-  ``call.set_argument``) -- copies only, never mutate the user's objects;
+  ``call.set_argument``) -- copies only, never mutate the user's objects (strict mode checks:
+  a hook that changes a list / dict / set argument in place raises ``HookProtocolError``);
 * the engine then calls the original once and sends its result back through the ``yield``;
   if the original raises, the exception is thrown into the generator at the ``yield`` (so a
   session marks the run FAILED, or KILLED for KeyboardInterrupt) and is then re-raised to the
   user as the same object;
 * any exception of the hook's own (before or after the ``yield``) becomes one AutologWarning
-  per integration and never reaches the user -- strict mode (``AUTOLOG_STRICT=1``) raises
-  it instead; a hook failing before its ``yield`` still gets the original called, with the
-  user's arguments;
+  per integration and never reaches the user (with warnings turned into errors it goes to the
+  ``autolog`` logger instead) -- strict mode (``AUTOLOG_STRICT=1``) raises it instead; a hook
+  failing before its ``yield`` still gets the original called, with the user's arguments;
 * the user always gets the original's result object; a hook that returns before yielding
   simply takes no part in that call.
 

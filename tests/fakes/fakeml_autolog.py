@@ -5,9 +5,13 @@ Importing this module does not import fakeml.
 
 from __future__ import annotations
 
+import threading
+
 from autolog.integration import Integration
 
 EVENTS: list[tuple] = []  # what hooks saw, for assertions
+SLOW_IMPORT_STARTED = threading.Event()  # set by fakeslow's body once it is in sys.modules
+SLOW_IMPORT_GATE = threading.Event()  # fakeslow's body waits for this before defining Model
 
 
 class FakeIntegration(Integration):
@@ -79,3 +83,32 @@ class BrokenInstall(Integration):
 
         patcher.wrap(fakeml.Linear, "fit", lambda call: (yield))
         raise RuntimeError("install failed half way")
+
+
+def _slow_fit_hook(call):
+    with call.session() as s:
+        s.log_params({"n": len(call.arguments["X"])})
+        yield
+
+
+class SlowIntegration(Integration):
+    """Triggered by fakeslow, whose import the test can hold half way."""
+
+    name = "fakeslow"
+    modules = ("fakeslow",)
+
+    def install(self, patcher):
+        import sys
+
+        module = sys.modules["fakeslow"]  # the trigger, as the registry saw it
+        patcher.wrap(module.Model, "fit", _slow_fit_hook)
+
+
+class LazySubmoduleIntegration(Integration):
+    """Triggered by fakeml; patches fakeslow lazily (an optional submodule) via on_import."""
+
+    name = "fakelazy"
+    modules = ("fakeml",)
+
+    def install(self, patcher):
+        patcher.on_import("fakeslow", lambda module: patcher.wrap(module.Model, "fit", _slow_fit_hook))
