@@ -206,6 +206,7 @@ def test_version_gate_below_minimum(tmp_path, monkeypatch):
     _fake_dist(tmp_path, "fakeml-dist", "1.5")
     monkeypatch.syspath_prepend(str(tmp_path))
     import fakeml
+    monkeypatch.setattr(fakeml, "__version__", "1.5")  # as a real package: both agree
 
     register(fakeml_autolog.VersionedIntegration)
     with pytest.warns(AutologWarning, match="not supported"):
@@ -223,6 +224,7 @@ def test_version_gate_above_tested(tmp_path, monkeypatch):
     _fake_dist(tmp_path, "fakeml-dist", "3.1.0")
     monkeypatch.syspath_prepend(str(tmp_path))
     import fakeml
+    monkeypatch.setattr(fakeml, "__version__", "3.1.0")  # as a real package: both agree
 
     class Newer(fakeml_autolog.VersionedIntegration):
         name = "fakenewer"
@@ -238,10 +240,28 @@ def test_version_gate_above_tested(tmp_path, monkeypatch):
     assert row.state == "active" and "newer" in row.detail
 
 
+def test_version_gate_reads_the_frameworks_own_version(monkeypatch):
+    # no distribution metadata at all: the imported module's __version__ decides
+    import fakeml
+
+    monkeypatch.setattr(fakeml, "__version__", "1.4.2")
+
+    class NoMetadata(fakeml_autolog.VersionedIntegration):
+        name = "fakenometa"
+        requires = "fakeml-not-installed>=2.0"
+
+    register(NoMetadata)
+    with pytest.warns(AutologWarning, match="1.4.2 is not supported"):
+        autolog.autolog()
+    assert not is_patched(fakeml.Linear, "fit")
+    assert autolog.status().by_name("fakenometa").state == "unsupported"
+
+
 def test_silent_hides_version_warning(tmp_path, monkeypatch, recwarn):
     _fake_dist(tmp_path, "fakeml-dist", "1.0")
     monkeypatch.syspath_prepend(str(tmp_path))
-    import fakeml  # noqa: F401
+    import fakeml
+    monkeypatch.setattr(fakeml, "__version__", "1.0")  # as a real package: both agree
 
     register(fakeml_autolog.VersionedIntegration)
     autolog.autolog(silent=True)
@@ -436,7 +456,8 @@ def test_version_warning_once_per_process(tmp_path, monkeypatch):
 
     _fake_dist(tmp_path, "fakeml-dist", "1.5")
     monkeypatch.syspath_prepend(str(tmp_path))
-    import fakeml  # noqa: F401
+    import fakeml
+    monkeypatch.setattr(fakeml, "__version__", "1.5")  # as a real package: both agree
 
     register(fakeml_autolog.VersionedIntegration)
     with pytest.warns(AutologWarning, match="not supported"):

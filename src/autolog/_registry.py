@@ -512,36 +512,103 @@ def _installed_version(distribution: str | None) -> str | None:
         return None
 
 
+def _imported_version(state: _State) -> str | None:
+    """The framework's own ``__version__`` (it is imported when we install: free to read)."""
+    for module_name in state.modules:
+        version = getattr(sys.modules.get(module_name), "__version__", None)
+        if isinstance(version, str):
+            return version
+    return None
+
+
+def _release(version: str) -> tuple[int, ...] | None:
+    """Leading numeric release of a version string ("1.5.2rc1" -> (1, 5, 2)), None if none."""
+    text = version.strip().lstrip("v")
+    parts: list[int] = []
+    for piece in text.split("."):
+        digits = ""
+        for char in piece:
+            if not char.isdigit():
+                break
+            digits += char
+        if not digits:
+            break
+        parts.append(int(digits))
+        if len(digits) != len(piece):  # "2rc1": the release ends inside this piece
+            break
+    return tuple(parts) or None
+
+
+def _simple_minimum(requires: str) -> tuple[int, ...] | None:
+    """The bound of a plain ``dist>=X.Y`` requirement; None for anything richer."""
+    name, sep, bound = requires.partition(">=")
+    if not sep or not name.strip() or any(c in name for c in "<>=!~;[,") or "," in bound:
+        return None
+    bound = bound.strip()
+    release = _release(bound)
+    # only a purely numeric bound is "simple"; anything else goes through packaging
+    return release if release and ".".join(map(str, release)) == bound else None
+
+
 def _version_ok(state: _State, cls: type) -> bool:
-    """Gate on the installed distribution version: below ``requires`` -> one warning, off;
-    newer than ``tested_up_to`` -> one warning, on. Unknown version -> on."""
+    """Gate on the installed version: below ``requires`` -> one warning, off; newer than
+    ``tested_up_to`` -> one warning, on. Unknown version -> on.
+
+    Runs while the user's import of the framework is in progress, so the common case (a
+    ``__version__`` attribute and a plain ``>=`` bound) avoids importing importlib.metadata
+    and packaging, which together cost tens of milliseconds."""
     requires = getattr(cls, "requires", None)
     distribution = state.distribution or _distribution(cls)
-    version = _installed_version(distribution)
+    version = _imported_version(state) or _installed_version(distribution)
     if version is None:
         return True
+    release = _release(version)
+    minimum = _simple_minimum(requires) if requires else ()
+    if release is not None and minimum is not None:
+        supported = release >= minimum
+    else:
+        supported = _satisfies(version, requires)
+        if supported is None:
+            return True
+    if not supported:
+        state.unsupported = f"{distribution} {version} is not supported (needs {requires})"
+        if not state.version_warned:
+            state.version_warned = True
+            _warn(state, f"{state.unsupported}; the {state.name} integration stays off.")
+        return False
+    state.unsupported = None
+    tested = getattr(cls, "tested_up_to", None)
+    tested_release = _release(tested) if tested else None
+    if tested_release and release is not None:
+        newer = release[: len(tested_release)] > tested_release
+    else:
+        newer = bool(tested) and _newer_than_str(version, tested)
+    if newer and not state.version_warned:
+        state.version_warned = True
+        _warn(state, f"{distribution} {version} is newer than the newest version the {state.name} "
+                     f"integration was tested with ({tested}); it is on, but may miss things.")
+    return True
+
+
+def _satisfies(version: str, requires: str | None) -> bool | None:
+    """Full PEP 440 check through packaging; None when the version cannot be parsed."""
     from packaging.requirements import Requirement
     from packaging.version import InvalidVersion, Version
 
     try:
         parsed = Version(version)
     except InvalidVersion:
-        return True
-    if requires:
-        specifier = Requirement(requires).specifier
-        if not specifier.contains(parsed, prereleases=True):
-            state.unsupported = f"{distribution} {version} is not supported (needs {requires})"
-            if not state.version_warned:
-                state.version_warned = True
-                _warn(state, f"{state.unsupported}; the {state.name} integration stays off.")
-            return False
-    state.unsupported = None
-    tested = getattr(cls, "tested_up_to", None)
-    if tested and _newer_than(parsed, tested) and not state.version_warned:
-        state.version_warned = True
-        _warn(state, f"{distribution} {version} is newer than the newest version the {state.name} "
-                     f"integration was tested with ({tested}); it is on, but may miss things.")
-    return True
+        return None
+    return not requires or Requirement(requires).specifier.contains(parsed, prereleases=True)
+
+
+def _newer_than_str(version: str, tested: str) -> bool:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return _newer_than(Version(version), tested)
+    except InvalidVersion:
+        return False
 
 
 def _newer_than(version: Any, tested: str) -> bool:
