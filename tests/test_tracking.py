@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import subprocess
 import asyncio
 import json
 import math
@@ -647,3 +649,27 @@ def test_bad_tag_at_start_creates_no_run():
         autolog.start_run(tags={"bad\n": 1})
     assert autolog.active_run() is None
     assert autolog.search_runs().empty
+
+
+def test_background_task_submitted_during_interpreter_teardown_runs_and_exit_does_not_hang(tmp_path):
+    # a generator still suspended at exit is finalized after atexit, when daemon threads are
+    # frozen: its task must run in place, and the flush after it must not wait forever
+    script = tmp_path / "late.py"
+    script.write_text(
+        "import autolog\n"
+        "from autolog._tracking import submit_background\n"
+        "flush = autolog.flush\n"
+        "autolog.set_tracking_uri('memory:')\n"
+        "def held():\n"
+        "    try:\n"
+        "        yield\n"
+        "    finally:\n"
+        "        submit_background(print, 'late task ran')\n"
+        "        flush()\n"
+        "g = held()\n"
+        "next(g)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60)  # hang guard only
+    assert done.returncode == 0, done.stderr
+    assert "late task ran" in done.stdout

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import sys
 import threading
 import time
 import warnings
@@ -249,6 +250,11 @@ class _TaskWorker:
 
     def submit(self, fn: Callable[..., Any], args: tuple) -> None:
         ctx = contextvars.copy_context()
+        if sys.is_finalizing():
+            # daemon threads no longer run once the interpreter finalizes: a queued task would
+            # never finish and wait() would hang the exit, so run it here and now
+            self._run(ctx, fn, args)
+            return
         with self._cond:
             self._queue.append((ctx, fn, args))
             self._pending += 1
@@ -264,14 +270,19 @@ class _TaskWorker:
                     self._cond.wait()
                 ctx, fn, args = self._queue.popleft()
             try:
-                ctx.run(fn, *args)
-            except BaseException as exc:  # noqa: BLE001 - a task must not kill the worker
-                name = getattr(fn, "__qualname__", repr(fn))
-                report_problem(f"autolog background task {name} failed: {exc!r}", exc)
+                self._run(ctx, fn, args)
             finally:
                 with self._cond:
                     self._pending -= 1
                     self._cond.notify_all()
+
+    @staticmethod
+    def _run(ctx: contextvars.Context, fn: Callable[..., Any], args: tuple) -> None:
+        try:
+            ctx.run(fn, *args)
+        except BaseException as exc:  # noqa: BLE001 - a task must not kill the worker
+            name = getattr(fn, "__qualname__", repr(fn))
+            report_problem(f"autolog background task {name} failed: {exc!r}", exc)
 
     def in_worker(self) -> bool:
         return threading.current_thread() is self._thread
@@ -279,9 +290,21 @@ class _TaskWorker:
     def wait(self) -> None:
         if self._pending == 0 or self.in_worker():
             return
+        if sys.is_finalizing():
+            self._drain_here()  # the worker is frozen for good: finish its queue ourselves
+            return
         with self._cond:
             while self._pending:
                 self._cond.wait()
+
+    def _drain_here(self) -> None:
+        while True:
+            with self._cond:
+                if not self._queue:
+                    return
+                ctx, fn, args = self._queue.popleft()
+                self._pending -= 1
+            self._run(ctx, fn, args)
 
 
 _tasks = _TaskWorker()
