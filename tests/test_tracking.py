@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-import subprocess
 import asyncio
 import json
 import math
+import subprocess
+import sys
 import threading
 import warnings
 
