@@ -425,6 +425,47 @@ def test_wrap_subclasses_existing_future_include_and_init_subclass(fakeml, patch
     assert set(after) == set(base_dict) and "__init_subclass__" not in after
 
 
+def test_wrap_subclasses_skips_a_subclass_that_hides_the_method_with_a_property(patchers):
+    class Base:
+        def fit_predict(self):
+            return "base"
+
+    class Hidden(Base):  # as sklearn hides fit_predict on some clusterers
+        @property
+        def fit_predict(self):
+            raise AttributeError("not available")
+
+    patcher = patchers()
+    patcher.wrap_subclasses(Base, ["fit_predict"], recorder([]))
+
+    class HiddenLater(Base):
+        fit_predict = None
+
+    assert is_patched(Base, "fit_predict")
+    assert isinstance(vars(Hidden)["fit_predict"], property)
+    assert vars(HiddenLater)["fit_predict"] is None
+
+
+class _Copier:
+    """What sklearn's _FuncWrapper does with the task it wraps: copy its __dict__ onto itself."""
+
+    def __init__(self, fn):
+        import functools
+
+        self.fn = fn
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+
+def test_carried_context_stays_out_of_copies_of_its_dict():
+    copied = _Copier(carry_context(len))
+    assert not any(isinstance(v, type(_patching.contextvars.copy_context()))
+                   for v in vars(copied).values())
+    assert pickle.loads(pickle.dumps(copied))([1, 2, 3]) == 3
+
+
 def test_init_subclass_of_base_still_runs(patchers):
     calls = []
 

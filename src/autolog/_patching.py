@@ -623,7 +623,10 @@ class _SubclassWatch:
         if self.include is not None and not self.include(cls):
             return
         for attr in self.attrs:
-            if attr in cls.__dict__:
+            value = cls.__dict__.get(attr, _MISSING)
+            # a subclass may shadow the method with a property or None (sklearn does, to hide
+            # fit_predict): that class has no such method to record
+            if value is not _MISSING and _is_method_like(value):
                 self.patcher.wrap(cls, attr, self.hook, nested=self.nested)
 
     def new_subclass(self, cls: type) -> None:
@@ -635,6 +638,10 @@ class _SubclassWatch:
             err = report(self.patcher.owner, exc, f"while patching new class {cls.__qualname__}")
             if err is not None:
                 raise err
+
+
+def _is_method_like(value: Any) -> bool:
+    return not isinstance(value, property) and (callable(value) or hasattr(value, "__get__"))
 
 
 def _all_subclasses(base: type) -> list[type]:
@@ -781,6 +788,11 @@ def is_patched(owner: Any, attr: str) -> bool:
 
 class _Carried:
     """A callable that runs ``fn`` as part of the autologged call that created it."""
+
+    # fn and the context live in slots, not __dict__: wrappers that copy our __dict__ onto
+    # themselves (functools.update_wrapper, as sklearn's _FuncWrapper does) must not pick up
+    # the Context, which cannot be pickled for process workers
+    __slots__ = ("fn", "_context", "__dict__")
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         self.fn = fn

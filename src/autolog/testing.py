@@ -115,8 +115,12 @@ def snapshot_dict(owner: Any) -> dict[str, Any]:
 
 
 def assert_dict_restored(before: dict[str, Any], owner: Any) -> None:
-    """Fail unless ``owner.__dict__`` holds exactly the objects of ``before``."""
+    """Fail unless ``owner.__dict__`` holds exactly the objects of ``before``.
+
+    ``__slotnames__`` is ignored: pickle caches it on classes it has pickled instances of."""
     after = dict(vars(owner))
+    after.pop("__slotnames__", None)
+    before = {k: v for k, v in before.items() if k != "__slotnames__"}
     assert set(after) == set(before), (
         f"{owner!r}: keys added {sorted(set(after) - set(before))}, "
         f"removed {sorted(set(before) - set(after))}")
