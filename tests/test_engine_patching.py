@@ -753,3 +753,50 @@ def test_interrupt_inside_a_hook_leaves_no_run_open(fakeml, patchers):
         pytest.fail("KeyboardInterrupt swallowed")
     assert active is None
     assert [r.status for r in logged_runs()] == ["FINISHED"]
+
+
+# ---------------------------------------------------------------- when: the first check
+
+
+def test_when_predicate_decides_before_anything_else(patchers):
+    module = types.ModuleType("metrics_mod")
+    calls = []
+
+    def score(y_true, y_pred):
+        calls.append((y_true, y_pred))
+        return 0.5
+
+    module.score = score
+    ours = object()
+    events = []
+    patcher = patchers()
+    patcher.wrap(module, "score", recorder(events), when=lambda args, kwargs: ours in args)
+
+    assert module.score(1, 2) == 0.5  # foreign: the hook never starts
+    assert events == [] and calls == [(1, 2)]
+    assert module.score(1, ours) == 0.5  # ours: the hook runs around the one original call
+    assert [e[1] for e in events] == ["before", "after"] and len(calls) == 2
+
+
+def test_when_predicate_that_raises_falls_back_to_the_full_path(patchers):
+    module = types.ModuleType("metrics_mod2")
+    module.score = lambda a: a * 2
+    events = []
+
+    def broken(args, kwargs):
+        raise RuntimeError("bug in our predicate")
+
+    patcher = patchers()
+    patcher.wrap(module, "score", recorder(events), when=broken)
+    assert module.score(21) == 42
+    assert [e[1] for e in events] == ["before", "after"]
+
+
+def test_when_gates_only_if_every_hook_on_the_attribute_has_one(patchers):
+    module = types.ModuleType("metrics_mod3")
+    module.score = lambda a: a
+    gated, plain = [], []
+    patchers("one").wrap(module, "score", recorder(gated, "gated"), when=lambda a, k: False)
+    patchers("two").wrap(module, "score", recorder(plain, "plain"))
+    assert module.score(3) == 3
+    assert [e[1] for e in plain] == ["before", "after"]

@@ -233,12 +233,33 @@ def _describe(owner: Any) -> str:
 
 
 class _Handler:
-    __slots__ = ("owner", "hook", "nested")
+    __slots__ = ("owner", "hook", "nested", "when")
 
-    def __init__(self, owner: Owner, hook: Callable[[Call], Any], nested: bool) -> None:
+    def __init__(self, owner: Owner, hook: Callable[[Call], Any], nested: bool,
+                 when: Callable[[tuple, dict], bool] | None = None) -> None:
         self.owner = owner
         self.hook = hook
         self.nested = nested
+        self.when = when
+
+
+def _declined(handlers: tuple[_Handler, ...], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """True when every handler's ``when`` predicate says the call is none of its business.
+
+    Checked before a Call object or a generator exists, so calls a hook never wants (a metric
+    on someone else's data) pay only for the predicate. A predicate that raises counts as
+    interested: the full path then runs inside the error boundary, where the hook reports it.
+    """
+    for handler in handlers:
+        when = handler.when
+        if when is None:
+            return False
+        try:
+            if when(args, kwargs):
+                return False
+        except Exception:  # noqa: BLE001 - reported by the hook on the full path
+            return False
+    return True
 
 
 class HookProtocolError(RuntimeError):
@@ -480,13 +501,14 @@ class _Slot:
     """One patched ``(owner, attr)``: the original, our wrapper, the handlers."""
 
     __slots__ = ("owner", "attr", "original", "owned", "wrapper", "handlers", "nested_handlers",
-                 "dispatch")
+                 "gated", "dispatch")
 
     def __init__(self, owner: Any, attr: str) -> None:
         self.owner = owner
         self.attr = attr
         self.handlers: tuple[_Handler, ...] = ()
         self.nested_handlers: tuple[_Handler, ...] = ()
+        self.gated = False  # True when every handler has a ``when`` predicate
         self.dispatch = _make_dispatch(self)
         own = vars(owner)
         if attr in own:
@@ -528,6 +550,7 @@ class _Slot:
     def _set(self, handlers: tuple[_Handler, ...]) -> None:
         # nested first so a reader never sees a nested handler missing from the full list
         self.nested_handlers = tuple(h for h in handlers if h.nested)
+        self.gated = bool(handlers) and all(h.when is not None for h in handlers)
         self.handlers = handlers
 
     def _revert(self) -> None:
@@ -550,7 +573,7 @@ def _make_dispatch(slot: _Slot) -> Callable[..., Any]:
         current = get_current()
         if current is None:
             handlers = slot.handlers
-            if handlers:
+            if handlers and not (slot.gated and _declined(handlers, args, kwargs)):
                 return _invoke(slot, handlers, wrapped, instance, args, kwargs, None)
         elif slot.nested_handlers:
             return _invoke(slot, slot.nested_handlers, wrapped, instance, args, kwargs, current)
@@ -681,18 +704,22 @@ class Patcher:
         self._watchers: list[tuple[_SubclassSlot, _SubclassWatch]] = []
         self._imports: list[tuple[str, Callable[[ModuleType], None]]] = []
 
-    def wrap(self, owner: Any, attr: str, hook: Callable[[Call], Any], *, nested: bool = False) -> None:
+    def wrap(self, owner: Any, attr: str, hook: Callable[[Call], Any], *, nested: bool = False,
+             when: Callable[[tuple, dict], bool] | None = None) -> None:
         """Run generator ``hook(call)`` around every call of ``owner.attr``.
 
         ``owner`` is a module or a class; an attribute the class inherits is patched on this
         class only (and deleted again at revert). ``nested=True``: the hook also runs when an
-        autologged call is already in progress. Wrapping the same hook twice is a no-op.
+        autologged call is already in progress. ``when(args, kwargs) -> bool``: a cheap,
+        side-effect-free predicate checked first; when it is false (for every hook on the
+        attribute) the original is called directly, as if unpatched. Wrapping the same hook
+        twice is a no-op.
         """
         self._check_live()
         _check_hook(hook)
         with _lock:
             slot = _slot_for(owner, attr)
-            handler = _Handler(self.owner, hook, nested)
+            handler = _Handler(self.owner, hook, nested, when)
             if slot.add(handler):
                 self._handlers.append((slot, handler))
 

@@ -156,7 +156,7 @@ def _patch_metrics(patcher: Any, module: Any) -> None:
         fn = getattr(module, name, None)
         if fn is None or inspect.isclass(fn) or not callable(fn):
             continue
-        patcher.wrap(module, name, _metric_hook)
+        patcher.wrap(module, name, _metric_hook, when=_is_ours)
 
 
 def _patch_cv(patcher: Any, module: Any) -> None:
@@ -607,6 +607,12 @@ def _score(call: Any):
     key = post.metric_key(run, metric, post.dataset_name(run, data, frame))
     _log_post_metric(run, key, result, post.call_command(f"{type(est).__name__}.score",
                                                          call.args, call.kwargs, frame))
+
+
+def _is_ours(args: tuple, kwargs: dict) -> bool:
+    """The engine's first check on every metric call: is an argument a remembered prediction
+    of an autologged model? Foreign data stops here, before any other work."""
+    return _post.match(args, kwargs) is not None
 
 
 def _metric_hook(call: Any):
