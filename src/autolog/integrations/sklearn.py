@@ -248,7 +248,6 @@ def _next_fit_step(run_id: str) -> int:
 
 
 def _fit(call: Any):
-    from autolog._datasets import snapshot
     from autolog.integrations import _sklearn_post as post
     from autolog.integrations import _sklearn_util as util
 
@@ -262,11 +261,7 @@ def _fit(call: Any):
         s.log_params(util.flat_params(est))
         s.set_tags(util.estimator_tags(est))
         X, y, sample_weight = util.fit_data(call)
-        datasets = None
-        if cfg.get("log_datasets"):
-            datasets = [("X", snapshot(X))] if X is not None else []
-            if y is not None:
-                datasets.append(("y", snapshot(y)))
+        datasets = _dataset_snapshots(X, y) if cfg.get("log_datasets") else None
         result = yield
         _after_fit(s, call, est, X, y, sample_weight, result, datasets)
         if cfg.get("log_post_training_metrics"):
@@ -609,6 +604,17 @@ def _score(call: Any):
                                                          call.args, call.kwargs, frame))
 
 
+def _dataset_snapshots(X: Any, y: Any) -> list[tuple[str, Any]]:
+    """Bounded copies of X and y, taken before the fit runs (it may change them in place);
+    their dataset records are computed later, off the caller's thread."""
+    from autolog._datasets import snapshot
+
+    datasets = [("X", snapshot(X))] if X is not None else []
+    if y is not None:
+        datasets.append(("y", snapshot(y)))
+    return datasets
+
+
 def _is_ours(args: tuple, kwargs: dict) -> bool:
     """The engine's first check on every metric call: is an argument a remembered prediction
     of an autologged model? Foreign data stops here, before any other work."""
@@ -650,7 +656,6 @@ def _write_metric_info(run: Any, info: dict[str, str]) -> None:
 
 
 def _cv_hook(call: Any):
-    from autolog._datasets import snapshot
     from autolog.integrations import _sklearn_metrics as metrics
     from autolog.integrations import _sklearn_search as search
     from autolog.integrations import _sklearn_util as util
@@ -670,11 +675,7 @@ def _cv_hook(call: Any):
         s.set_tags({"autolog.cv_function": name})
         s.log_params({"cv": _describe_cv(arguments.get("cv")),
                       "scoring": _describe_cv(arguments.get("scoring"))})
-        datasets = None
-        if cfg.get("log_datasets"):
-            datasets = [("X", snapshot(X))] if X is not None else []
-            if y is not None:
-                datasets.append(("y", snapshot(y)))
+        datasets = _dataset_snapshots(X, y) if cfg.get("log_datasets") else None
         result = yield
         series = search.fold_metrics(result, name)
         search.log_fold_metrics(s, series)
