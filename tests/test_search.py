@@ -9,15 +9,10 @@ import pytest
 
 import autolog
 from autolog import MalformedFilterError
-from autolog._tracking import _fluent, create_run
+from autolog._tracking import create_run
+from _tracking_fixtures import fresh_memory_store  # noqa: F401  (autouse, shared)
 
 
-@pytest.fixture(autouse=True)
-def fresh_memory_store(monkeypatch):
-    monkeypatch.setenv("AUTOLOG_STRICT", "1")
-    monkeypatch.setattr(_fluent, "_experiment", None)
-    autolog.set_tracking_uri("memory:")
-    yield
 
 
 @pytest.fixture

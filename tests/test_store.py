@@ -16,17 +16,9 @@ import autolog
 from autolog._errors import AutologError, ConfigError
 from autolog._tracking import _fluent, create_run
 from autolog._tracking._sqlite_store import SCHEMA_VERSION, SQLiteStore
+from _tracking_fixtures import fresh_memory_store  # noqa: F401  (autouse, shared)
 
 
-@pytest.fixture(autouse=True)
-def isolated_tracking(monkeypatch):
-    monkeypatch.setenv("AUTOLOG_STRICT", "1")
-    monkeypatch.setattr(_fluent, "_experiment", None)
-    autolog.set_tracking_uri("memory:")
-    yield
-    while autolog.active_run() is not None:
-        autolog.end_run()
-    autolog.set_tracking_uri("memory:")
 
 
 def run_python(code: str, cwd=None, env_extra=None, check=True) -> subprocess.CompletedProcess:

@@ -22,17 +22,9 @@ from autolog._tracking import (
     push_active_run,
     submit_background,
 )
-from autolog._tracking import _fluent
+from _tracking_fixtures import fresh_memory_store  # noqa: F401  (autouse, shared)
 
 
-@pytest.fixture(autouse=True)
-def fresh_memory_store(monkeypatch):
-    monkeypatch.setenv("AUTOLOG_STRICT", "1")
-    monkeypatch.setattr(_fluent, "_experiment", None)
-    autolog.set_tracking_uri("memory:")
-    yield
-    while autolog.active_run() is not None:
-        autolog.end_run()
 
 
 # lifecycle -------------------------------------------------------------------------------
